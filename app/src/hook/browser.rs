@@ -1,0 +1,226 @@
+//! The browser half of `use_sse`: the `EventSource`, its listeners and the
+//! reconnect timer. Only compiled without the `ssr` feature.
+
+use std::collections::HashSet;
+
+use leptos::prelude::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::{EventSource, MessageEvent};
+
+use super::{stream_url, Ctx, SseMessage, SseState};
+
+/// The open `EventSource` and everything that must live as long as it.
+#[derive(Default)]
+pub(super) struct Live {
+    source: Option<EventSource>,
+    closures: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    /// Closures of a closed source. Kept until the next open: dropping a
+    /// closure while it runs (close from inside `onerror`) would trap.
+    retired: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+    listening: HashSet<String>,
+    timer: Option<TimeoutHandle>,
+    /// Whether the user wants a connection (connect called, not disconnect).
+    wanted: bool,
+    /// The server's `retry` hint, from the `connected` / `shutdown` events.
+    server_retry: Option<u32>,
+    opened_at: Option<f64>,
+}
+
+fn now_ms() -> f64 {
+    js_sys::Date::now()
+}
+
+/// `connect()`: open now, whatever the state.
+pub(super) fn start(ctx: Ctx) {
+    ctx.live.update_value(|l| l.wanted = true);
+    ctx.attempts.set(0);
+    open(ctx);
+}
+
+/// `disconnect()` and unmount: close and forget any pending reconnect.
+pub(super) fn stop(ctx: Ctx) {
+    ctx.live.try_update_value(|l| {
+        l.wanted = false;
+        close(l);
+    });
+    let _ = ctx.state.try_set(SseState::Closed);
+}
+
+fn close(l: &mut Live) {
+    if let Some(t) = l.timer.take() {
+        t.clear();
+    }
+    if let Some(es) = l.source.take() {
+        es.close();
+    }
+    let mut old = std::mem::take(&mut l.closures);
+    l.retired.append(&mut old);
+    l.listening.clear();
+    l.opened_at = None;
+}
+
+fn open(ctx: Ctx) {
+    ctx.live.update_value(|l| {
+        l.retired.clear();
+        close(l);
+    });
+    let options = ctx.options.get_value();
+    let token = options.token.get_untracked();
+    let last_id = ctx.last_event_id.get_untracked();
+    let url = stream_url(
+        &ctx.url.get_value(),
+        &options,
+        token.as_deref(),
+        last_id.as_deref(),
+    );
+    let es = match EventSource::new(&url) {
+        Ok(es) => es,
+        Err(e) => {
+            ctx.error
+                .set(Some(format!("cannot open EventSource: {e:?}")));
+            ctx.state.set(SseState::Failed);
+            return;
+        }
+    };
+    ctx.state.set(SseState::Connecting);
+
+    let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        ctx.live.update_value(|l| l.opened_at = Some(now_ms()));
+        ctx.error.set(None);
+        ctx.state.set(SseState::Open);
+    });
+    es.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+
+    let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| on_error(ctx));
+    es.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+
+    let mut types: Vec<String> = options.listen.clone();
+    ctx.handlers
+        .with_value(|h| types.extend(h.iter().map(|(_, t, _)| t.clone())));
+    ctx.live.update_value(|l| {
+        l.closures.push(on_open);
+        l.closures.push(on_error);
+        l.source = Some(es);
+    });
+    for t in types {
+        listen_to(ctx, &t);
+    }
+}
+
+/// Makes sure the open `EventSource` dispatches events of type `t`.
+pub(super) fn listen_to(ctx: Ctx, t: &str) {
+    if t == "*" {
+        return;
+    }
+    ctx.live.update_value(|l| {
+        let Some(es) = l.source.clone() else { return };
+        if !l.listening.insert(t.to_string()) {
+            return;
+        }
+        let cb = Closure::<dyn FnMut(web_sys::Event)>::new(move |e: web_sys::Event| {
+            if let Ok(m) = e.dyn_into::<MessageEvent>() {
+                on_message(ctx, m);
+            }
+        });
+        let _ = es.add_event_listener_with_callback(t, cb.as_ref().unchecked_ref());
+        l.closures.push(cb);
+    });
+}
+
+fn on_message(ctx: Ctx, m: MessageEvent) {
+    let id = m.last_event_id();
+    let msg = SseMessage {
+        event_type: m.type_(),
+        data: m.data().as_string().unwrap_or_default(),
+        id: (!id.is_empty()).then_some(id),
+    };
+    if matches!(msg.event_type.as_str(), "connected" | "shutdown") {
+        if let Ok(v) = msg.json::<serde_json::Value>() {
+            if let Some(r) = v.get("retry").and_then(|r| r.as_u64()) {
+                ctx.live.update_value(|l| l.server_retry = Some(r as u32));
+            }
+        }
+    }
+    if msg.id.is_some() {
+        ctx.last_event_id.set(msg.id.clone());
+    }
+    ctx.received.update(|n| *n += 1);
+    let handlers: Vec<_> = ctx.handlers.with_value(|h| {
+        h.iter()
+            .filter(|(_, t, _)| t == "*" || *t == msg.event_type)
+            .map(|(_, _, f)| f.clone())
+            .collect()
+    });
+    ctx.last_event.set(Some(msg.clone()));
+    for f in handlers {
+        f(&msg);
+    }
+    if msg.event_type == "auth.expired" {
+        // The stream ends next; reconnect at once with the (refreshed) token.
+        ctx.live.update_value(close);
+        schedule(ctx, 0);
+    }
+}
+
+fn on_error(ctx: Ctx) {
+    // Close the browser's own retry loop: reconnects are ours, so they can
+    // back off, count, carry the last id in the URL and pick up a new token.
+    let (wanted, stable) = ctx.live.with_value(|l| {
+        let stable_ms = ctx.options.with_value(|o| o.stable_after_ms) as f64;
+        (
+            l.wanted,
+            l.opened_at.is_some_and(|t| now_ms() - t >= stable_ms),
+        )
+    });
+    ctx.live.update_value(close);
+    if !wanted {
+        ctx.state.set(SseState::Closed);
+        return;
+    }
+    if stable {
+        ctx.attempts.set(0);
+    }
+    let options = ctx.options.get_value();
+    if !options.auto_reconnect {
+        ctx.error.set(Some("connection lost".into()));
+        ctx.state.set(SseState::Closed);
+        return;
+    }
+    let attempt = ctx.attempts.get_untracked() + 1;
+    if options.max_attempts.is_some_and(|max| attempt > max) {
+        ctx.error
+            .set(Some(format!("gave up after {} attempts", attempt - 1)));
+        ctx.state.set(SseState::Failed);
+        return;
+    }
+    ctx.attempts.set(attempt);
+    ctx.error.set(Some("connection lost; reconnecting".into()));
+    let server_retry = ctx.live.with_value(|l| l.server_retry);
+    let delay = options
+        .backoff
+        .delay(attempt, server_retry, js_sys::Math::random());
+    schedule(ctx, delay);
+}
+
+fn schedule(ctx: Ctx, delay: u32) {
+    let attempt = ctx.attempts.get_untracked();
+    ctx.state.set(SseState::Reconnecting {
+        attempt,
+        delay_ms: delay,
+    });
+    let handle = set_timeout_with_handle(
+        move || {
+            ctx.live.update_value(|l| l.timer = None);
+            open(ctx);
+        },
+        std::time::Duration::from_millis(delay as u64),
+    )
+    .ok();
+    ctx.live.update_value(|l| {
+        if let Some(old) = l.timer.take() {
+            old.clear();
+        }
+        l.timer = handle;
+    });
+}

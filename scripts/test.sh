@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check: formatting, clippy (server and WASM sides), the Rust unit
+# and integration tests, and the Playwright tests in Debian's Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { printf '\n\033[1;34m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+
+step "setup"
+bash scripts/setup.sh test
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo leptos build (server + WASM + CSS)"
+cargo leptos build
+
+# The server side and the WASM side are checked separately: building them
+# together would turn on both the `ssr` and `hydrate` features of `app`.
+step "clippy: hub core, app (ssr), server"
+cargo clippy -p sse-hub -p app -p server --all-targets -- -D warnings
+step "clippy: frontend and app (hydrate) for wasm32"
+cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+step "cargo test"
+cargo test -p sse-hub -p app -p server
+
+step "playwright (Chromium)"
+(cd end2end && CI=${CI:-} npx playwright test)
+
+step "all checks passed"

@@ -1,0 +1,125 @@
+//! Command-line flags and environment variables of the hub binary.
+//! Every flag has an environment variable (`HUB_*`), shown by `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// JWT verification algorithm.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// HMAC with a shared secret (`--jwt-secret`).
+    Hs256,
+    /// RSA signature, verified with `--jwt-public-key`.
+    Rs256,
+    /// ECDSA P-256 signature, verified with `--jwt-public-key`.
+    Es256,
+}
+
+/// A real-time Server-Sent Events hub with a live demo dashboard.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "HUB_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built site (`pkg/` with the WASM, JS and CSS).
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Demo mode: mints tokens at POST /api/auth/demo-token and sends a
+    /// `metrics` event every second. Turn off for real deployments.
+    #[arg(long, env = "HUB_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    pub demo: bool,
+
+    /// Interval of the demo `metrics` event, in milliseconds (0: off).
+    #[arg(long, env = "HUB_DEMO_TICK_MS", default_value_t = 1000)]
+    pub demo_tick_ms: u64,
+
+    /// JWT algorithm.
+    #[arg(long, env = "HUB_JWT_ALGORITHM", value_enum, default_value = "hs256")]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// HS256 secret. Without one, demo mode makes a random secret per run.
+    #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key file for RS256 / ES256.
+    #[arg(long, env = "HUB_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Lifetime of demo tokens, in seconds.
+    #[arg(long, env = "HUB_DEMO_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub demo_token_ttl_secs: u64,
+
+    /// Most connections on this node (503 beyond).
+    #[arg(long, env = "HUB_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Most connections per user (429 beyond).
+    #[arg(long, env = "HUB_MAX_CONNECTIONS_PER_USER", default_value_t = 10)]
+    pub max_connections_per_user: usize,
+
+    /// One connection per user: a new one closes the older ones.
+    #[arg(long, env = "HUB_SINGLE_CONNECTION_PER_USER", default_value_t = false)]
+    pub single_connection_per_user: bool,
+
+    /// Frames queued per connection before it is dropped as too slow.
+    #[arg(long, env = "HUB_CONNECTION_QUEUE", default_value_t = 1024)]
+    pub connection_queue: usize,
+
+    /// Heartbeat comment interval, in seconds.
+    #[arg(long, env = "HUB_HEARTBEAT_SECS", default_value_t = 30)]
+    pub heartbeat_secs: u64,
+
+    /// Close connections without events for this many seconds (0: never).
+    #[arg(long, env = "HUB_IDLE_TIMEOUT_SECS", default_value_t = 0)]
+    pub idle_timeout_secs: u64,
+
+    /// The `retry:` hint for clients, in milliseconds.
+    #[arg(long, env = "HUB_RETRY_MS", default_value_t = 3000)]
+    pub retry_ms: u64,
+
+    /// Events kept for Last-Event-ID replay.
+    #[arg(long, env = "HUB_HISTORY_LEN", default_value_t = 10_000)]
+    pub history_len: usize,
+
+    /// Oldest event kept for replay, in seconds.
+    #[arg(long, env = "HUB_HISTORY_MAX_AGE_SECS", default_value_t = 3600)]
+    pub history_max_age_secs: u64,
+
+    /// Largest event payload, in bytes (413 beyond).
+    #[arg(long, env = "HUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
+    pub max_event_bytes: usize,
+
+    /// Seconds to wait for streams to close on shutdown.
+    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// The hub's settings from these flags.
+    pub fn hub_config(&self) -> sse_hub::HubConfig {
+        sse_hub::HubConfig {
+            max_connections: self.max_connections,
+            max_connections_per_user: self.max_connections_per_user,
+            single_connection_per_user: self.single_connection_per_user,
+            connection_queue: self.connection_queue,
+            heartbeat_interval: Duration::from_secs(self.heartbeat_secs.max(1)),
+            idle_timeout: (self.idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.idle_timeout_secs)),
+            retry_ms: self.retry_ms,
+            history_len: self.history_len,
+            history_max_age: Duration::from_secs(self.history_max_age_secs),
+            max_event_bytes: self.max_event_bytes,
+            ..sse_hub::HubConfig::default()
+        }
+    }
+}

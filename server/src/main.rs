@@ -1,0 +1,147 @@
+//! The hub binary: the SSE hub API and the Leptos dashboard on one port.
+//!
+//! Start-up order: flags → tracing → auth → hub → routes → serve. Shutdown
+//! (Ctrl-C or SIGTERM): the hub sends every stream a final frame with a
+//! jittered `retry:`, the server stops accepting, and waits up to the grace
+//! period for the streams to drain.
+
+mod config;
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use app::{shell, App};
+use axum::Router;
+use clap::Parser;
+use leptos::prelude::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sse_hub::{Auth, Hub};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, JwtAlgorithm};
+
+fn auth_from(cfg: &Config) -> anyhow::Result<Auth> {
+    let auth = match cfg.jwt_algorithm {
+        JwtAlgorithm::Hs256 => match &cfg.jwt_secret {
+            Some(s) if s.len() >= 16 => Auth::hs256(s.as_bytes()),
+            Some(_) => bail!("--jwt-secret must be at least 16 bytes"),
+            None if cfg.demo => {
+                tracing::warn!("no --jwt-secret: demo mode uses a random secret for this run");
+                let secret: [u8; 32] = rand::random();
+                Auth::hs256(&secret)
+            }
+            None => bail!("--jwt-secret is required unless --demo is on"),
+        },
+        alg => {
+            let path = cfg
+                .jwt_public_key
+                .as_ref()
+                .context("--jwt-public-key is required for rs256/es256")?;
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            if alg == JwtAlgorithm::Rs256 {
+                Auth::rs256_pem(&pem)?
+            } else {
+                Auth::es256_pem(&pem)?
+            }
+        }
+    };
+    Ok(auth.with_demo_tokens(cfg.demo, Duration::from_secs(cfg.demo_token_ttl_secs)))
+}
+
+fn leptos_options(cfg: &Config) -> LeptosOptions {
+    let output_name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "sse-hub".into());
+    LeptosOptions::builder()
+        .output_name(output_name)
+        .site_root(cfg.site_root.to_string_lossy().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(cfg.addr)
+        .build()
+}
+
+/// Sends a `metrics` event with the hub's numbers on an interval, so the
+/// dashboard has something live to show out of the box.
+fn spawn_demo_ticker(hub: Hub, every: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if hub.is_shutting_down() {
+                break;
+            }
+            let s = hub.stats();
+            let data = serde_json::json!({
+                "connections": s.total_connections,
+                "users": s.user_count,
+                "eventsPerSecond": s.events_per_second,
+                "deliveriesPerSecond": s.deliveries_per_second,
+                "totalEventsSent": s.total_events_sent,
+            });
+            let _ = hub.metrics_update(data).await;
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cfg = Config::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+
+    let hub = Hub::new(cfg.hub_config(), auth_from(&cfg)?);
+    if cfg.demo && cfg.demo_tick_ms > 0 {
+        spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
+    }
+
+    let options = leptos_options(&cfg);
+    let routes = generate_route_list(App);
+    let ui = Router::new()
+        .leptos_routes(&options, routes, {
+            let options = options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(options);
+    let app = sse_hub::router(hub.clone()).merge(ui);
+
+    let listener = tokio::net::TcpListener::bind(cfg.addr)
+        .await
+        .with_context(|| format!("binding {}", cfg.addr))?;
+    let local = listener.local_addr()?;
+    tracing::info!("SSE hub listening on http://{local} (dashboard: http://{local}/sse-demo)");
+    println!("SSE hub ready: http://{local}/sse-demo");
+
+    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
+    let hub_for_signal = hub.clone();
+    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: closing streams");
+        hub_for_signal.shutdown();
+    });
+    let serving = tokio::spawn(async move { serve.await });
+    tokio::pin!(serving);
+    tokio::select! {
+        res = &mut serving => { res??; }
+        _ = async { hub.stopped().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("streams still open after {grace:?}: exiting");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The real binary: started on 127.0.0.1:0, it must serve the SSR dashboard,
+//! mint a demo token, stream live events to a real SSE client, and on
+//! SIGTERM end the stream with a `shutdown` event and exit cleanly.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn start() -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--demo",
+            "true",
+            "--demo-tick-ms",
+            "100",
+            "--log",
+            "warn",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("server binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("SSE hub ready: ")
+        .and_then(|u| u.strip_suffix("/sse-demo"))
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    Server { child, base }
+}
+
+#[tokio::test]
+async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
+    let mut server = start();
+    let http = reqwest::Client::new();
+
+    let page = http
+        .get(format!("{}/sse-demo", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Live dashboard"), "SSR page: {html}");
+    assert!(
+        html.contains("/pkg/sse-hub.js"),
+        "hydration script missing: {html}"
+    );
+
+    let tok: Value = http
+        .post(format!("{}/api/auth/demo-token", server.base))
+        .json(&json!({"userId": "probe", "role": "user"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tok["token"].as_str().expect("token");
+    let res = http
+        .get(format!("{}/api/sse/stream?token={token}", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut events = res.bytes_stream().eventsource();
+    let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.event, "connected");
+    // The demo ticker's `metrics` events keep coming, with rising ids.
+    let mut ids = Vec::new();
+    while ids.len() < 3 {
+        let e = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if e.event == "metrics" {
+            ids.push(e.id.clone());
+        }
+    }
+    assert!(ids.windows(2).all(|w| w[0] != w[1]));
+
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut saw_shutdown = false;
+    while let Ok(Some(item)) = tokio::time::timeout(Duration::from_secs(5), events.next()).await {
+        match item {
+            Ok(e) if e.event == "shutdown" => saw_shutdown = true,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(saw_shutdown, "stream ended without a shutdown event");
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+}

@@ -1,0 +1,80 @@
+//! Operator endpoints: stats, kicking a connection, health, metrics.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::ApiError;
+use crate::auth::Principal;
+use crate::event::ConnectionId;
+use crate::hub::{Hub, HubStats};
+
+fn require_admin(who: &Principal) -> Result<(), ApiError> {
+    if who.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("this endpoint is for admins".into()))
+    }
+}
+
+/// `GET /api/sse/stats` (admin).
+pub async fn stats(State(hub): State<Hub>, who: Principal) -> Result<Json<HubStats>, ApiError> {
+    require_admin(&who)?;
+    Ok(Json(hub.stats()))
+}
+
+/// `DELETE /api/sse/connections/{id}` (admin).
+pub async fn disconnect(
+    State(hub): State<Hub>,
+    who: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&who)?;
+    let id = ConnectionId::new(id)?;
+    if hub.disconnect(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("no such connection".into()))
+    }
+}
+
+/// `GET /api/health`: liveness plus the headline numbers.
+pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
+    let s = hub.stats();
+    let status = if hub.is_shutting_down() {
+        "shutting_down"
+    } else {
+        "ok"
+    };
+    let code = if hub.is_shutting_down() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        code,
+        Json(json!({
+            "status": status,
+            "connections": s.total_connections,
+            "users": s.user_count,
+            "eventsPublished": s.total_events_published,
+            "eventsPerSecond": s.events_per_second,
+            "historyLen": s.history_len,
+            "uptimeSecs": s.uptime_secs,
+            "epoch": hub.epoch(),
+        })),
+    )
+}
+
+/// `GET /metrics` in the Prometheus text format.
+pub async fn metrics(State(hub): State<Hub>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        crate::metrics::render(&hub),
+    )
+}

@@ -1,0 +1,110 @@
+//! Every error the HTTP API returns: a status and `{"error", "code"}`.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::error::HubError;
+
+/// An API failure; renders as a JSON body with the matching status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no valid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: a parameter or field is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// A request body that could not be read as the expected JSON
+    /// (400 malformed or wrong shape, 413 too large, 415 content type).
+    #[error("{message}")]
+    Body {
+        /// The status axum picked for the rejection.
+        status: StatusCode,
+        /// What was wrong.
+        message: String,
+    },
+    /// Anything the hub itself refused.
+    #[error(transparent)]
+    Hub(#[from] HubError),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Body { status, .. } => (
+                *status,
+                match status.as_u16() {
+                    413 => "payload_too_large",
+                    415 => "unsupported_media_type",
+                    _ => "invalid_body",
+                },
+            ),
+            ApiError::Hub(e) => match e {
+                HubError::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_value"),
+                HubError::PayloadTooLarge { .. } => {
+                    (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+                }
+                HubError::TooManyConnections(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "too_many_connections")
+                }
+                HubError::TooManyUserConnections(_) => {
+                    (StatusCode::TOO_MANY_REQUESTS, "too_many_user_connections")
+                }
+                HubError::TooManyTopics(_) => (StatusCode::BAD_REQUEST, "too_many_topics"),
+                HubError::UnknownConnection => (StatusCode::NOT_FOUND, "unknown_connection"),
+                HubError::NotYourConnection => (StatusCode::FORBIDDEN, "forbidden"),
+                HubError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+                HubError::BrokerUnavailable(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
+                }
+            },
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rej: JsonRejection) -> Self {
+        // A body of the wrong shape (unknown field, wrong type, a name with
+        // CR/LF) is bad input like any other: 400, not axum's 422.
+        let status = match &rej {
+            JsonRejection::JsonDataError(_) => StatusCode::BAD_REQUEST,
+            other => other.status(),
+        };
+        ApiError::Body {
+            status,
+            message: rej.body_text(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let body = Json(serde_json::json!({ "error": self.to_string(), "code": code }));
+        let mut res = (status, body).into_response();
+        if matches!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        ) {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}

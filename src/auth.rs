@@ -1,0 +1,263 @@
+//! Who is calling: JWT verification and the axum extractor for it.
+//!
+//! Tokens come from `Authorization: Bearer`, the `x-auth-token` header or the
+//! `?token=` query parameter (the browser's `EventSource` cannot set headers,
+//! so the query form is what the UI uses). Only the algorithm the hub was
+//! configured with is accepted, so `alg: none` and algorithm-confusion tokens
+//! fail like any other bad signature. Every failure is a 401 with a JSON body;
+//! permission checks (403) happen in the handlers, which know what is asked.
+
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::api::ApiError;
+use crate::event::{unix_ms, UserId};
+use crate::Hub;
+
+/// What a caller may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: stats, publishing, sending to anyone, disconnecting.
+    Admin,
+    /// May publish through `/api/sse/publish`.
+    Publisher,
+    /// May subscribe and manage their own connections.
+    #[default]
+    User,
+}
+
+impl Role {
+    /// Whether this role may publish arbitrary events.
+    pub fn can_publish(self) -> bool {
+        matches!(self, Role::Admin | Role::Publisher)
+    }
+
+    /// The role's name as it appears in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Publisher => "publisher",
+            Role::User => "user",
+        }
+    }
+}
+
+/// The claims the hub reads from a token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    /// The user id.
+    pub sub: String,
+    /// The role; absent means [`Role::User`].
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// Expiry, unix seconds (required).
+    pub exp: u64,
+    /// Issue time, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
+    /// Not valid before, unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+}
+
+/// An authenticated caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    /// Their user id.
+    pub user: UserId,
+    /// Their role.
+    pub role: Role,
+    /// When their token expires, unix seconds.
+    pub exp: u64,
+}
+
+impl Principal {
+    /// Whether the caller is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// No token in any of the accepted places.
+    #[error("missing token: send Authorization: Bearer, x-auth-token or ?token=")]
+    Missing,
+    /// The token has expired.
+    #[error("token expired")]
+    Expired,
+    /// The token is not valid yet (`nbf` in the future).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// Anything else: malformed, bad signature, wrong algorithm, bad claims.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// A key could not be loaded.
+    #[error("bad key: {0}")]
+    Key(String),
+    /// Tokens can only be issued with an HMAC secret.
+    #[error("this hub cannot issue tokens (it only holds a public key)")]
+    CannotIssue,
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        ApiError::Unauthorized(self.to_string()).into_response()
+    }
+}
+
+/// Token verification (and, with an HMAC secret, issuing demo tokens).
+#[derive(Clone)]
+pub struct Auth {
+    decoding: DecodingKey,
+    encoding: Option<EncodingKey>,
+    validation: Validation,
+    algorithm: Algorithm,
+    demo_tokens: bool,
+    demo_token_ttl: Duration,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("algorithm", &self.algorithm)
+            .field("demo_tokens", &self.demo_tokens)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth {
+    fn with_keys(
+        algorithm: Algorithm,
+        decoding: DecodingKey,
+        encoding: Option<EncodingKey>,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.leeway = 5;
+        validation.validate_nbf = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            decoding,
+            encoding,
+            validation,
+            algorithm,
+            demo_tokens: false,
+            demo_token_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    /// HS256 with a shared secret; can also issue tokens.
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self::with_keys(
+            Algorithm::HS256,
+            DecodingKey::from_secret(secret),
+            Some(EncodingKey::from_secret(secret)),
+        )
+    }
+
+    /// RS256, verifying with a PEM public key.
+    pub fn rs256_pem(public_pem: &[u8]) -> Result<Self, AuthError> {
+        let key =
+            DecodingKey::from_rsa_pem(public_pem).map_err(|e| AuthError::Key(e.to_string()))?;
+        Ok(Self::with_keys(Algorithm::RS256, key, None))
+    }
+
+    /// ES256, verifying with a PEM public key.
+    pub fn es256_pem(public_pem: &[u8]) -> Result<Self, AuthError> {
+        let key =
+            DecodingKey::from_ec_pem(public_pem).map_err(|e| AuthError::Key(e.to_string()))?;
+        Ok(Self::with_keys(Algorithm::ES256, key, None))
+    }
+
+    /// Turns `POST /api/auth/demo-token` on or off (off by default).
+    pub fn with_demo_tokens(mut self, on: bool, ttl: Duration) -> Self {
+        self.demo_tokens = on;
+        self.demo_token_ttl = ttl;
+        self
+    }
+
+    /// Whether demo tokens may be minted.
+    pub fn demo_tokens(&self) -> bool {
+        self.demo_tokens
+    }
+
+    /// Lifetime of demo tokens.
+    pub fn demo_token_ttl(&self) -> Duration {
+        self.demo_token_ttl
+    }
+
+    /// Checks a token and returns who it names.
+    pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                other => AuthError::Invalid(format!("{other:?}")),
+            })?;
+        let user = UserId::new(&data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        Ok(Principal {
+            user,
+            role: data.claims.role.unwrap_or_default(),
+            exp: data.claims.exp,
+        })
+    }
+
+    /// Signs a token for `user` with `role`, valid for `ttl`.
+    pub fn issue(&self, user: &UserId, role: Role, ttl: Duration) -> Result<String, AuthError> {
+        let key = self.encoding.as_ref().ok_or(AuthError::CannotIssue)?;
+        let now = unix_ms() / 1000;
+        let claims = Claims {
+            sub: user.to_string(),
+            role: Some(role),
+            exp: now + ttl.as_secs(),
+            iat: Some(now),
+            nbf: None,
+        };
+        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)
+            .map_err(|e| AuthError::Invalid(e.to_string()))
+    }
+}
+
+/// Finds the token in a request: `Authorization: Bearer`, then
+/// `x-auth-token`, then `?token=`.
+pub fn token_from_parts(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    if let Some(v) = parts.headers.get("x-auth-token") {
+        return v.to_str().ok().map(|s| s.trim().to_string());
+    }
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl<S> FromRequestParts<S> for Principal
+where
+    Hub: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let hub = Hub::from_ref(state);
+        let token = token_from_parts(parts)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        hub.auth().verify(&token)
+    }
+}

@@ -1,0 +1,62 @@
+//! Tunables of the hub, with defaults that suit one node serving a few
+//! thousand browsers. The server binary maps its CLI flags and environment
+//! variables onto this struct; library users fill it in directly.
+
+use std::time::Duration;
+
+/// Settings of a [`crate::Hub`].
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Most connections the node holds; beyond, new streams get 503.
+    pub max_connections: usize,
+    /// Most connections one user holds; beyond, new streams get 429.
+    pub max_connections_per_user: usize,
+    /// When true, a user's new connection closes their older ones.
+    pub single_connection_per_user: bool,
+    /// Frames queued per connection before it counts as a slow consumer and
+    /// is disconnected.
+    pub connection_queue: usize,
+    /// Interval of the `:heartbeat` comment.
+    pub heartbeat_interval: Duration,
+    /// Close connections that received no event (heartbeats aside) for this
+    /// long. `None` keeps them while the client is there.
+    pub idle_timeout: Option<Duration>,
+    /// The `retry:` hint sent when a stream opens, in milliseconds.
+    pub retry_ms: u64,
+    /// Events kept for `Last-Event-ID` replay.
+    pub history_len: usize,
+    /// Age after which an event leaves the replay history.
+    pub history_max_age: Duration,
+    /// Largest `data` payload of one event, in bytes (413 beyond).
+    pub max_event_bytes: usize,
+    /// Most topics one connection may hold.
+    pub max_topics_per_connection: usize,
+    /// Most event types in one connection's filter.
+    pub max_filters_per_connection: usize,
+    /// Most metadata pairs taken from the stream's query string.
+    pub max_metadata_pairs: usize,
+    /// Close a stream shortly before its token expires, with an
+    /// `auth.expired` event, so the client fetches a new token.
+    pub close_on_token_expiry: bool,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            max_connections_per_user: 10,
+            single_connection_per_user: false,
+            connection_queue: 1024,
+            heartbeat_interval: Duration::from_secs(30),
+            idle_timeout: None,
+            retry_ms: 3000,
+            history_len: 10_000,
+            history_max_age: Duration::from_secs(3600),
+            max_event_bytes: 64 * 1024,
+            max_topics_per_connection: 64,
+            max_filters_per_connection: 64,
+            max_metadata_pairs: 16,
+            close_on_token_expiry: true,
+        }
+    }
+}

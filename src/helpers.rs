@@ -1,0 +1,223 @@
+//! The helper API: the handful of event shapes applications send all day,
+//! so they don't each invent their own field names. Each method returns how
+//! many connections on this node the event was queued to.
+//!
+//! | method | event | target |
+//! |---|---|---|
+//! | [`Hub::broadcast`] | any | everyone |
+//! | [`Hub::notify_user`] / [`Hub::notify_users`] | `notification` | user(s) |
+//! | [`Hub::to_topic`] | any | topic |
+//! | [`Hub::system_notification`] | `system` | everyone |
+//! | [`Hub::progress`] | `progress` | user |
+//! | [`Hub::job_completed`] | `job.completed` | user |
+//! | [`Hub::data_change`] | `data_change` | affected users + admins |
+//! | [`Hub::new_message`] | `message` | user |
+//! | [`Hub::user_activity`] | `user.activity` | everyone |
+//! | [`Hub::metrics_update`] | `metrics` | everyone |
+//! | [`Hub::success`] / [`Hub::error`] | `notification` | user |
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::HubError;
+use crate::event::{unix_ms, EventName, NewEvent, Target, Topic, UserId};
+use crate::hub::Hub;
+
+/// Severity of a notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Neutral information.
+    #[default]
+    Info,
+    /// Something worked.
+    Success,
+    /// Worth a look.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// What happened to an entity, for [`Hub::data_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeAction {
+    /// It was created.
+    Created,
+    /// It was updated.
+    Updated,
+    /// It was deleted.
+    Deleted,
+}
+
+fn name(s: &'static str) -> EventName {
+    EventName::new(s).expect("built-in event names are valid")
+}
+
+impl Hub {
+    async fn send(
+        &self,
+        event: &'static str,
+        data: Value,
+        target: Target,
+    ) -> Result<usize, HubError> {
+        Ok(self
+            .publish(NewEvent::json(name(event), &data, target))
+            .await?
+            .delivered)
+    }
+
+    /// Sends `data` as event `event` to every connection.
+    pub async fn broadcast(
+        &self,
+        event: EventName,
+        data: &impl Serialize,
+    ) -> Result<usize, HubError> {
+        Ok(self
+            .publish(NewEvent::json(event, data, Target::all()))
+            .await?
+            .delivered)
+    }
+
+    /// A `notification` to every connection of `user`.
+    pub async fn notify_user(
+        &self,
+        user: &UserId,
+        message: &str,
+        level: Level,
+    ) -> Result<usize, HubError> {
+        self.send(
+            "notification",
+            notification(message, level),
+            Target::User(user.clone()),
+        )
+        .await
+    }
+
+    /// A `notification` to every connection of each user in `users`.
+    pub async fn notify_users(
+        &self,
+        users: &[UserId],
+        message: &str,
+        level: Level,
+    ) -> Result<usize, HubError> {
+        self.send(
+            "notification",
+            notification(message, level),
+            Target::Users(users.to_vec()),
+        )
+        .await
+    }
+
+    /// Sends `data` as event `event` to every subscriber of `topic`.
+    pub async fn to_topic(
+        &self,
+        topic: &Topic,
+        event: EventName,
+        data: &impl Serialize,
+    ) -> Result<usize, HubError> {
+        Ok(self
+            .publish(NewEvent::json(event, data, Target::Topic(topic.clone())))
+            .await?
+            .delivered)
+    }
+
+    /// A `system` message to everyone (maintenance, incidents).
+    pub async fn system_notification(
+        &self,
+        message: &str,
+        level: Level,
+    ) -> Result<usize, HubError> {
+        self.send("system", notification(message, level), Target::all())
+            .await
+    }
+
+    /// Progress of a long operation, `percentage` clamped to 0–100.
+    pub async fn progress(
+        &self,
+        operation_id: &str,
+        user: &UserId,
+        percentage: u8,
+        message: &str,
+    ) -> Result<usize, HubError> {
+        let data = json!({
+            "operationId": operation_id,
+            "percentage": percentage.min(100),
+            "message": message,
+            "timestamp": unix_ms(),
+        });
+        self.send("progress", data, Target::User(user.clone()))
+            .await
+    }
+
+    /// A finished job: `result` is `"success"` or `"failure"` (or your own
+    /// word), `details` anything the UI should show.
+    pub async fn job_completed(
+        &self,
+        job_id: &str,
+        user: &UserId,
+        result: &str,
+        details: Value,
+    ) -> Result<usize, HubError> {
+        let data = json!({ "jobId": job_id, "result": result, "details": details, "timestamp": unix_ms() });
+        self.send("job.completed", data, Target::User(user.clone()))
+            .await
+    }
+
+    /// An entity changed. Reaches only `affected_users` and admins (the
+    /// event's audience), whatever else a connection subscribed to.
+    pub async fn data_change(
+        &self,
+        entity: &str,
+        id: &str,
+        action: ChangeAction,
+        data: Value,
+        affected_users: &[UserId],
+    ) -> Result<usize, HubError> {
+        let body = json!({ "entity": entity, "id": id, "action": action, "data": data, "timestamp": unix_ms() });
+        let mut ev = NewEvent::json(name("data_change"), &body, Target::all());
+        ev.audience = Some(affected_users.to_vec());
+        Ok(self.publish(ev).await?.delivered)
+    }
+
+    /// A chat-style `message` from `from` to `to`.
+    pub async fn new_message(
+        &self,
+        from: &UserId,
+        to: &UserId,
+        message: &str,
+    ) -> Result<usize, HubError> {
+        let data = json!({ "from": from, "to": to, "message": message, "timestamp": unix_ms() });
+        self.send("message", data, Target::User(to.clone())).await
+    }
+
+    /// Presence: `user` did `activity` (came online, is typing...).
+    pub async fn user_activity(&self, user: &UserId, activity: &str) -> Result<usize, HubError> {
+        let data = json!({ "userId": user, "activity": activity, "timestamp": unix_ms() });
+        self.send("user.activity", data, Target::all()).await
+    }
+
+    /// Dashboard numbers for everyone.
+    pub async fn metrics_update(&self, metrics: Value) -> Result<usize, HubError> {
+        self.send(
+            "metrics",
+            json!({ "metrics": metrics, "timestamp": unix_ms() }),
+            Target::all(),
+        )
+        .await
+    }
+
+    /// A success `notification` to `user`.
+    pub async fn success(&self, user: &UserId, message: &str) -> Result<usize, HubError> {
+        self.notify_user(user, message, Level::Success).await
+    }
+
+    /// An error `notification` to `user`.
+    pub async fn error(&self, user: &UserId, message: &str) -> Result<usize, HubError> {
+        self.notify_user(user, message, Level::Error).await
+    }
+}
+
+fn notification(message: &str, level: Level) -> Value {
+    json!({ "message": message, "level": level, "timestamp": unix_ms() })
+}

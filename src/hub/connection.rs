@@ -1,0 +1,180 @@
+//! One subscriber: who it is, what it wants, and the bounded queue in front
+//! of its socket.
+//!
+//! The queue is what keeps a slow browser from hurting anyone else: the
+//! publisher only ever does a non-blocking `try_send`; when the queue is full
+//! the connection is cancelled and counted as a slow consumer, and the
+//! publisher moves on.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Role;
+use crate::event::{ConnectionId, Event, EventName, Target, Topic, UserId};
+
+/// What travels through a connection's queue.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    /// Bytes to write.
+    Data(Bytes),
+    /// Bytes to write, then end the stream.
+    Close(Bytes),
+}
+
+/// Outcome of queueing a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Queued {
+    Yes,
+    /// The queue was full: the connection has been cancelled.
+    Overflow,
+    /// The stream is already gone.
+    Gone,
+}
+
+/// A connection's topics; closed once the connection is unregistered so a
+/// late subscribe cannot leave it in the topic index.
+#[derive(Debug, Default)]
+pub(crate) struct TopicSet {
+    set: HashSet<Topic>,
+    closed: bool,
+}
+
+impl TopicSet {
+    pub(crate) fn new(set: HashSet<Topic>) -> Self {
+        Self { set, closed: false }
+    }
+
+    /// Marks the set closed and hands back what it held.
+    pub(crate) fn close(&mut self) -> HashSet<Topic> {
+        self.closed = true;
+        std::mem::take(&mut self.set)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    pub(crate) fn insert(&mut self, t: Topic) -> bool {
+        !self.closed && self.set.insert(t)
+    }
+
+    pub(crate) fn remove(&mut self, t: &Topic) -> bool {
+        self.set.remove(t)
+    }
+
+    pub(crate) fn contains(&self, t: &Topic) -> bool {
+        self.set.contains(t)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Topic> {
+        self.set.iter()
+    }
+}
+
+/// A live subscriber.
+#[derive(Debug)]
+pub struct Connection {
+    pub(crate) id: ConnectionId,
+    pub(crate) user: UserId,
+    pub(crate) role: Role,
+    pub(crate) session_id: Option<String>,
+    pub(crate) metadata: BTreeMap<String, String>,
+    pub(crate) filter: Option<HashSet<EventName>>,
+    pub(crate) topics: RwLock<TopicSet>,
+    pub(crate) tx: mpsc::Sender<Frame>,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) connected_at: Instant,
+    pub(crate) last_event_ms: AtomicU64,
+    /// Token expiry, unix seconds.
+    pub(crate) token_exp: Option<u64>,
+}
+
+impl Connection {
+    /// The connection's id.
+    pub fn id(&self) -> &ConnectionId {
+        &self.id
+    }
+
+    /// The user it belongs to.
+    pub fn user(&self) -> &UserId {
+        &self.user
+    }
+
+    /// The user's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The session id the client sent, if any.
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
+    }
+
+    /// Metadata from the stream's query string.
+    pub fn metadata(&self) -> &BTreeMap<String, String> {
+        &self.metadata
+    }
+
+    /// The topics it is subscribed to now.
+    pub fn topics(&self) -> Vec<Topic> {
+        self.topics.read().iter().cloned().collect()
+    }
+
+    /// Whether the event's type passes this connection's `events=` filter.
+    pub(crate) fn wants(&self, name: &EventName) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.contains(name))
+    }
+
+    pub(crate) fn in_audience(&self, event: &Event) -> bool {
+        match &event.audience {
+            None => true,
+            Some(users) => self.role == Role::Admin || users.contains(&self.user),
+        }
+    }
+
+    pub(crate) fn is_targeted(&self, target: &Target) -> bool {
+        match target {
+            Target::All(_) => true,
+            Target::User(u) => *u == self.user,
+            Target::Users(us) => us.contains(&self.user),
+            Target::Topic(t) => self.topics.read().contains(t),
+            Target::Connection(c) => *c == self.id,
+            Target::Metadata(m) => m.iter().all(|(k, v)| self.metadata.get(k) == Some(v)),
+        }
+    }
+
+    /// Queues a frame without waiting.
+    pub(crate) fn offer(&self, frame: Frame) -> Queued {
+        if self.cancel.is_cancelled() {
+            return Queued::Gone;
+        }
+        match self.tx.try_send(frame) {
+            Ok(()) => Queued::Yes,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.cancel.cancel();
+                Queued::Overflow
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Queued::Gone,
+        }
+    }
+
+    /// Queues an event's frame and records the delivery time.
+    pub(crate) fn offer_event(&self, event: &Event) -> Queued {
+        let q = self.offer(Frame::Data(event.frame.clone()));
+        if q == Queued::Yes {
+            self.last_event_ms
+                .store(event.published_ms, Ordering::Relaxed);
+        }
+        q
+    }
+}

@@ -1,0 +1,833 @@
+//! The hub: who is connected, and getting each event to exactly the
+//! connections it is meant for.
+//!
+//! Design, for a node holding 100k streams:
+//! - Connections live in sharded maps (`DashMap`): by id, by user and by
+//!   topic, so targeted events touch only their recipients and connects,
+//!   disconnects and subscriptions on different shards never contend.
+//! - An event is encoded once into a `Bytes` frame; fan-out clones the
+//!   reference-counted handle, never the payload.
+//! - Each connection has one bounded queue. Fan-out only `try_send`s; a full
+//!   queue disconnects that consumer (counted) instead of blocking anyone.
+//! - One short critical section ([`Order`]) assigns the id, appends to the
+//!   replay history and enqueues. It is what makes every connection see
+//!   events in id order and what lets a resuming client splice history and
+//!   live events without a gap or a duplicate; nothing inside it waits.
+
+mod connection;
+mod history;
+mod stats;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use futures_util::Stream;
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+pub use self::connection::Connection;
+use self::connection::{Frame, Queued};
+use self::history::{History, Resume};
+use self::stats::Counters;
+pub use self::stats::{HubStats, TopicStats, UserStats};
+use crate::auth::{Auth, Principal};
+use crate::config::HubConfig;
+use crate::error::HubError;
+use crate::event::{
+    unix_ms, ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId,
+};
+use crate::metrics::HttpMetrics;
+use crate::wire;
+
+/// Decides whether a connection may see an event, beyond targeting and
+/// filters. The default, [`AudienceAuthorizer`], lets an event with an
+/// audience (such as `data_change`) reach only those users and admins.
+pub trait EventAuthorizer: Send + Sync + 'static {
+    /// True when `conn` may receive `event`.
+    fn allow(&self, event: &Event, conn: &Connection) -> bool;
+}
+
+/// The default authorizer: see [`NewEvent::audience`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AudienceAuthorizer;
+
+impl EventAuthorizer for AudienceAuthorizer {
+    fn allow(&self, event: &Event, conn: &Connection) -> bool {
+        conn.in_audience(event)
+    }
+}
+
+/// What a publish returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// The event's id.
+    pub id: EventId,
+    /// Connections it was queued to on this node.
+    pub delivered: usize,
+    /// True when the idempotency key was seen before: nothing was sent.
+    pub duplicate: bool,
+}
+
+/// What a new stream asks for.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The authenticated user.
+    pub principal: Principal,
+    /// Only these event types reach the connection (`None`: all).
+    pub filter: Option<HashSet<EventName>>,
+    /// Topics to start with.
+    pub topics: Vec<Topic>,
+    /// The client's session id, if it sent one.
+    pub session_id: Option<String>,
+    /// Free-form metadata for `{"metadata": ...}` targeting.
+    pub metadata: BTreeMap<String, String>,
+    /// The `Last-Event-ID` the client resumes from, as sent.
+    pub last_event_id: Option<String>,
+}
+
+impl ConnectRequest {
+    /// A plain request for `principal`: no filter, topics or resume.
+    pub fn new(principal: Principal) -> Self {
+        Self {
+            principal,
+            filter: None,
+            topics: Vec::new(),
+            session_id: None,
+            metadata: BTreeMap::new(),
+            last_event_id: None,
+        }
+    }
+}
+
+struct Order {
+    next_seq: u64,
+    history: History,
+}
+
+struct Inner {
+    config: HubConfig,
+    auth: Auth,
+    authorizer: Box<dyn EventAuthorizer>,
+    epoch: u64,
+    order: Mutex<Order>,
+    conns: DashMap<ConnectionId, Arc<Connection>>,
+    by_user: DashMap<UserId, Vec<Arc<Connection>>>,
+    by_topic: DashMap<Topic, HashMap<ConnectionId, Arc<Connection>>>,
+    counters: Counters,
+    http: HttpMetrics,
+    shutting_down: AtomicBool,
+    stop: CancellationToken,
+    started: Instant,
+}
+
+/// The hub. Cheap to clone; every clone is the same hub.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("epoch", &self.inner.epoch)
+            .field("connections", &self.inner.conns.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// A hub with the default authorizer. Inside a tokio runtime this also
+    /// starts the background work (heartbeats, stats, expiry), which stops
+    /// on [`Hub::shutdown`].
+    pub fn new(config: HubConfig, auth: Auth) -> Self {
+        Self::with_authorizer(config, auth, AudienceAuthorizer)
+    }
+
+    /// A hub with a custom per-event authorization hook.
+    pub fn with_authorizer(
+        config: HubConfig,
+        auth: Auth,
+        authorizer: impl EventAuthorizer,
+    ) -> Self {
+        let history = History::new(config.history_len, config.history_max_age);
+        let hub = Hub {
+            inner: Arc::new(Inner {
+                config,
+                auth,
+                authorizer: Box::new(authorizer),
+                epoch: unix_ms(),
+                order: Mutex::new(Order {
+                    next_seq: 0,
+                    history,
+                }),
+                conns: DashMap::new(),
+                by_user: DashMap::new(),
+                by_topic: DashMap::new(),
+                counters: Counters::default(),
+                http: HttpMetrics::default(),
+                shutting_down: AtomicBool::new(false),
+                stop: CancellationToken::new(),
+                started: Instant::now(),
+            }),
+        };
+        if tokio::runtime::Handle::try_current().is_ok() {
+            hub.spawn_maintenance();
+        }
+        hub
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+
+    /// Token verification.
+    pub fn auth(&self) -> &Auth {
+        &self.inner.auth
+    }
+
+    pub(crate) fn http_metrics(&self) -> &HttpMetrics {
+        &self.inner.http
+    }
+
+    /// The epoch of this node's ids.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch
+    }
+
+    /// The newest id handed out (`<epoch>-0` before the first event).
+    pub fn head(&self) -> EventId {
+        EventId::new(self.inner.epoch, self.inner.order.lock().next_seq)
+    }
+
+    /// Open connections on this node.
+    pub fn connection_count(&self) -> usize {
+        self.inner.conns.len()
+    }
+
+    /// Resolves once [`Hub::shutdown`] has been called.
+    pub async fn stopped(&self) {
+        self.inner.stop.cancelled().await
+    }
+
+    /// Whether [`Hub::shutdown`] has been called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.inner.shutting_down.load(Ordering::Acquire)
+    }
+
+    // ----- publishing -------------------------------------------------------
+
+    /// Gives `event` an id, records it for replay and queues it to every
+    /// matching connection.
+    pub async fn publish(&self, event: NewEvent) -> Result<Published, HubError> {
+        self.publish_now(event)
+    }
+
+    /// [`Hub::publish`] without the `async`, for callers outside a runtime.
+    pub fn publish_now(&self, new: NewEvent) -> Result<Published, HubError> {
+        let limit = self.inner.config.max_event_bytes;
+        if new.data.len() > limit {
+            return Err(HubError::PayloadTooLarge {
+                size: new.data.len(),
+                limit,
+            });
+        }
+        if let Some(k) = &new.dedup_key {
+            if k.is_empty() || k.len() > 256 || k.chars().any(char::is_control) {
+                return Err(HubError::invalid(
+                    "id",
+                    "must be 1-256 characters without control characters",
+                ));
+            }
+        }
+        if self.is_shutting_down() {
+            return Err(HubError::ShuttingDown);
+        }
+        let now = unix_ms();
+        let mut order = self.inner.order.lock();
+        if let Some(id) = new
+            .dedup_key
+            .as_deref()
+            .and_then(|k| order.history.find_key(k))
+        {
+            return Ok(Published {
+                id,
+                delivered: 0,
+                duplicate: true,
+            });
+        }
+        order.next_seq += 1;
+        let id = EventId::new(self.inner.epoch, order.next_seq);
+        let event = Arc::new(Event {
+            id,
+            frame: wire::event_frame(Some(id), Some(&new.name), &new.data),
+            name: new.name,
+            target: new.target,
+            audience: new.audience,
+            published_ms: now,
+            dedup_key: new.dedup_key,
+        });
+        order.history.push(event.clone());
+        let delivered = self.deliver(&event);
+        drop(order);
+        let c = &self.inner.counters;
+        Counters::add(&c.events_published, 1);
+        Counters::add(&c.events_delivered, delivered as u64);
+        c.last_event_ms.store(now, Ordering::Relaxed);
+        tracing::debug!(target: "sse_hub::event.published", id = %id, event = %event.name, delivered, "event.published");
+        Ok(Published {
+            id,
+            delivered,
+            duplicate: false,
+        })
+    }
+
+    fn offer_to(&self, conn: &Connection, event: &Event) -> bool {
+        match conn.offer_event(event) {
+            Queued::Yes => true,
+            Queued::Overflow => {
+                self.count_slow(conn);
+                false
+            }
+            Queued::Gone => false,
+        }
+    }
+
+    fn count_slow(&self, conn: &Connection) {
+        let c = &self.inner.counters;
+        Counters::add(&c.dropped_events, 1);
+        Counters::add(&c.slow_disconnects, 1);
+        tracing::info!(connection = %conn.id, user = %conn.user, "slow consumer disconnected: queue full");
+    }
+
+    fn allowed(&self, conn: &Connection, event: &Event) -> bool {
+        conn.wants(&event.name) && self.inner.authorizer.allow(event, conn)
+    }
+
+    /// Queues `event` to the local connections it targets; returns how many.
+    fn deliver(&self, event: &Event) -> usize {
+        let mut n = 0;
+        let mut send = |conn: &Connection| {
+            if self.allowed(conn, event) && self.offer_to(conn, event) {
+                n += 1;
+            }
+        };
+        match &event.target {
+            Target::All(_) => self.inner.conns.iter().for_each(|c| send(c.value())),
+            Target::Metadata(_) => self
+                .inner
+                .conns
+                .iter()
+                .filter(|c| c.is_targeted(&event.target))
+                .for_each(|c| send(c.value())),
+            Target::User(u) => {
+                if let Some(list) = self.inner.by_user.get(u) {
+                    list.iter().for_each(|c| send(c));
+                }
+            }
+            Target::Users(users) => {
+                let unique: BTreeSet<&UserId> = users.iter().collect();
+                for u in unique {
+                    if let Some(list) = self.inner.by_user.get(u) {
+                        list.iter().for_each(|c| send(c));
+                    }
+                }
+            }
+            Target::Topic(t) => {
+                if let Some(subs) = self.inner.by_topic.get(t) {
+                    subs.values().for_each(|c| send(c));
+                }
+            }
+            Target::Connection(id) => {
+                if let Some(c) = self.inner.conns.get(id) {
+                    send(c.value());
+                }
+            }
+        }
+        n
+    }
+
+    // ----- connections ------------------------------------------------------
+
+    /// Opens a stream for `req`: checks the limits, registers the
+    /// connection and prepares the first frames (`connected` with the
+    /// `retry:` hint, then a `reset` or the replayed events).
+    pub fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+        let cfg = &self.inner.config;
+        if self.is_shutting_down() {
+            return Err(HubError::ShuttingDown);
+        }
+        if req.topics.len() > cfg.max_topics_per_connection {
+            return Err(HubError::TooManyTopics(cfg.max_topics_per_connection));
+        }
+        let (tx, rx) = mpsc::channel(cfg.connection_queue.max(1));
+        let topics: HashSet<Topic> = req.topics.into_iter().collect();
+        let conn = Arc::new(Connection {
+            id: ConnectionId::random(),
+            user: req.principal.user.clone(),
+            role: req.principal.role,
+            session_id: req.session_id,
+            metadata: req.metadata,
+            filter: req.filter,
+            topics: parking_lot::RwLock::new(connection::TopicSet::new(topics.clone())),
+            tx,
+            cancel: CancellationToken::new(),
+            connected_at: Instant::now(),
+            last_event_ms: std::sync::atomic::AtomicU64::new(unix_ms()),
+            token_exp: Some(req.principal.exp),
+        });
+        let resume_from = req.last_event_id.as_deref().map(|s| s.parse::<EventId>());
+
+        // Limits, registration and the history snapshot happen under the
+        // order lock: no event can slip between "replayed" and "live".
+        let order = self.inner.order.lock();
+        let user_conns = self.inner.by_user.get(&conn.user).map_or(0, |l| l.len());
+        if self.inner.conns.len() >= cfg.max_connections {
+            Counters::add(&self.inner.counters.connections_rejected, 1);
+            return Err(HubError::TooManyConnections(cfg.max_connections));
+        }
+        if !cfg.single_connection_per_user && user_conns >= cfg.max_connections_per_user {
+            Counters::add(&self.inner.counters.connections_rejected, 1);
+            return Err(HubError::TooManyUserConnections(
+                cfg.max_connections_per_user,
+            ));
+        }
+        if cfg.single_connection_per_user {
+            if let Some(old) = self.inner.by_user.get(&conn.user) {
+                for c in old.iter() {
+                    self.close_with(
+                        c,
+                        "connection.replaced",
+                        "a newer connection of this user took over",
+                    );
+                }
+            }
+        }
+        self.inner.conns.insert(conn.id.clone(), conn.clone());
+        self.inner
+            .by_user
+            .entry(conn.user.clone())
+            .or_default()
+            .push(conn.clone());
+        for t in &topics {
+            self.inner
+                .by_topic
+                .entry(t.clone())
+                .or_default()
+                .insert(conn.id.clone(), conn.clone());
+        }
+        let head = EventId::new(self.inner.epoch, order.next_seq);
+        let resume = match &resume_from {
+            None => None,
+            Some(Ok(id)) => Some(order.history.since(*id, head)),
+            Some(Err(_)) => Some(Resume::Gap),
+        };
+        drop(order);
+
+        let mut first = VecDeque::new();
+        // The `connected` event carries the resume point as its id, so a
+        // client that drops before anything else arrives resumes correctly.
+        let connected_id = match (&resume, &resume_from) {
+            (Some(Resume::Replay(_)), Some(Ok(id))) => *id,
+            _ => head,
+        };
+        let hello = serde_json::json!({
+            "connectionId": conn.id,
+            "userId": conn.user,
+            "lastEventId": connected_id.to_string(),
+            "retry": cfg.retry_ms,
+            "heartbeatMs": cfg.heartbeat_interval.as_millis() as u64,
+        });
+        let connected = control_frame(Some(connected_id), "connected", &hello);
+        first.push_back(wire::with_retry(cfg.retry_ms, &connected));
+        match resume {
+            Some(Resume::Gap) => {
+                Counters::add(&self.inner.counters.resets_sent, 1);
+                let body = serde_json::json!({
+                    "reason": "history no longer covers the requested id; refetch state",
+                    "requested": req.last_event_id,
+                    "lastEventId": head.to_string(),
+                });
+                first.push_back(control_frame(Some(head), "reset", &body));
+            }
+            Some(Resume::Replay(events)) => {
+                let before = first.len();
+                first.extend(
+                    events
+                        .iter()
+                        .filter(|e| conn.is_targeted(&e.target) && self.allowed(&conn, e))
+                        .map(|e| e.frame.clone()),
+                );
+                Counters::add(
+                    &self.inner.counters.replayed_events,
+                    (first.len() - before) as u64,
+                );
+            }
+            None => {}
+        }
+        Counters::add(&self.inner.counters.connections_opened, 1);
+        tracing::info!(target: "sse_hub::connection.added", connection = %conn.id, user = %conn.user, "connection.added");
+        Ok(EventStream {
+            first,
+            cancelled: Box::pin(conn.cancel.clone().cancelled_owned()),
+            rx,
+            done: false,
+            guard: ConnectionGuard {
+                hub: self.clone(),
+                conn,
+            },
+        })
+    }
+
+    fn unregister(&self, conn: &Arc<Connection>) {
+        let topics = conn.topics.write().close();
+        self.inner.conns.remove(&conn.id);
+        self.inner.by_user.remove_if_mut(&conn.user, |_, list| {
+            list.retain(|c| c.id != conn.id);
+            list.is_empty()
+        });
+        for t in topics {
+            self.inner.by_topic.remove_if_mut(&t, |_, subs| {
+                subs.remove(&conn.id);
+                subs.is_empty()
+            });
+        }
+        Counters::add(&self.inner.counters.connections_closed, 1);
+        tracing::info!(
+            target: "sse_hub::connection.removed",
+            connection = %conn.id,
+            user = %conn.user,
+            duration_ms = conn.connected_at.elapsed().as_millis() as u64,
+            "connection.removed"
+        );
+    }
+
+    /// Sends a final control event to `conn` and ends its stream; if its
+    /// queue is full it is cut at once.
+    fn close_with(&self, conn: &Connection, event: &str, reason: &str) {
+        let frame = control_frame(None, event, &serde_json::json!({ "reason": reason }));
+        if conn.offer(Frame::Close(frame)) != Queued::Yes {
+            conn.cancel.cancel();
+        }
+    }
+
+    /// Disconnects one connection (admin action). False if it is unknown.
+    pub fn disconnect(&self, id: &ConnectionId) -> bool {
+        match self.inner.conns.get(id).map(|c| c.value().clone()) {
+            Some(conn) => {
+                self.close_with(&conn, "connection.closed", "closed by an administrator");
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The connection with this id, if open.
+    pub fn connection(&self, id: &ConnectionId) -> Option<Arc<Connection>> {
+        self.inner.conns.get(id).map(|c| c.value().clone())
+    }
+
+    /// The open connections of `user`.
+    pub fn connections_of(&self, user: &UserId) -> Vec<Arc<Connection>> {
+        self.inner
+            .by_user
+            .get(user)
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    // ----- topics -----------------------------------------------------------
+
+    /// Adds (`subscribe = true`) or removes topics on `user`'s connections:
+    /// all of them, or only `only` (which must be theirs). Returns the
+    /// connections changed.
+    pub fn set_topics(
+        &self,
+        user: &UserId,
+        only: Option<&ConnectionId>,
+        topics: &[Topic],
+        subscribe: bool,
+    ) -> Result<Vec<ConnectionId>, HubError> {
+        let targets = match only {
+            Some(id) => {
+                let conn = self.connection(id).ok_or(HubError::UnknownConnection)?;
+                if conn.user != *user {
+                    return Err(HubError::NotYourConnection);
+                }
+                vec![conn]
+            }
+            None => self.connections_of(user),
+        };
+        let max = self.inner.config.max_topics_per_connection;
+        if subscribe {
+            for conn in &targets {
+                let set = conn.topics.read();
+                let added = topics.iter().filter(|t| !set.contains(t)).count();
+                if set.len() + added > max {
+                    return Err(HubError::TooManyTopics(max));
+                }
+            }
+        }
+        let mut changed = Vec::with_capacity(targets.len());
+        for conn in &targets {
+            let mut set = conn.topics.write();
+            if set.is_closed() {
+                continue;
+            }
+            for t in topics {
+                if subscribe {
+                    if set.insert(t.clone()) {
+                        self.inner
+                            .by_topic
+                            .entry(t.clone())
+                            .or_default()
+                            .insert(conn.id.clone(), conn.clone());
+                    }
+                } else if set.remove(t) {
+                    self.inner.by_topic.remove_if_mut(t, |_, subs| {
+                        subs.remove(&conn.id);
+                        subs.is_empty()
+                    });
+                }
+            }
+            changed.push(conn.id.clone());
+        }
+        Ok(changed)
+    }
+
+    // ----- stats ------------------------------------------------------------
+
+    /// A snapshot for `/api/sse/stats`.
+    pub fn stats(&self) -> HubStats {
+        let c = &self.inner.counters;
+        let mut users: BTreeMap<String, (usize, BTreeSet<String>, BTreeSet<String>)> =
+            BTreeMap::new();
+        let mut age_sum: u128 = 0;
+        let total = self.inner.conns.len();
+        for entry in self.inner.conns.iter() {
+            let conn = entry.value();
+            age_sum += conn.connected_at.elapsed().as_millis();
+            let u = users.entry(conn.user.to_string()).or_default();
+            u.0 += 1;
+            if let Some(f) = &conn.filter {
+                u.1.extend(f.iter().map(|n| n.to_string()));
+            }
+            u.2.extend(conn.topics.read().iter().map(|t| t.to_string()));
+        }
+        let mut topics: Vec<TopicStats> = self
+            .inner
+            .by_topic
+            .iter()
+            .map(|e| TopicStats {
+                topic: e.key().to_string(),
+                subscribers: e.value().len(),
+            })
+            .collect();
+        topics.sort_by(|a, b| a.topic.cmp(&b.topic));
+        let last = Counters::get(&c.last_event_ms);
+        HubStats {
+            total_connections: total,
+            user_count: users.len(),
+            users: users
+                .into_iter()
+                .map(|(user_id, (connections, f, t))| UserStats {
+                    user_id,
+                    connections,
+                    filters: f.into_iter().collect(),
+                    topics: t.into_iter().collect(),
+                })
+                .collect(),
+            topics,
+            total_events_published: Counters::get(&c.events_published),
+            total_events_sent: Counters::get(&c.events_delivered),
+            events_per_second: Counters::get(&c.events_per_second),
+            deliveries_per_second: Counters::get(&c.deliveries_per_second),
+            average_connection_duration_ms: if total == 0 {
+                0
+            } else {
+                (age_sum / total as u128) as u64
+            },
+            last_event_time: (last > 0).then_some(last),
+            dropped_events: Counters::get(&c.dropped_events),
+            slow_disconnects: Counters::get(&c.slow_disconnects),
+            connections_opened: Counters::get(&c.connections_opened),
+            connections_rejected: Counters::get(&c.connections_rejected),
+            history_len: self.inner.order.lock().history.len(),
+            replayed_events: Counters::get(&c.replayed_events),
+            resets_sent: Counters::get(&c.resets_sent),
+            uptime_secs: self.inner.started.elapsed().as_secs(),
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Counters {
+        &self.inner.counters
+    }
+
+    // ----- background work and shutdown -----------------------------------
+
+    fn spawn_maintenance(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        let stop = self.inner.stop.clone();
+        let beat = self.inner.config.heartbeat_interval;
+        tokio::spawn(async move {
+            let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
+            let mut second = tokio::time::interval(Duration::from_secs(1));
+            let (mut last_pub, mut last_del) = (0u64, 0u64);
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = heartbeat.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        Hub { inner }.send_heartbeats();
+                    }
+                    _ = second.tick() => {
+                        let Some(inner) = weak.upgrade() else { break };
+                        let hub = Hub { inner };
+                        let c = &hub.inner.counters;
+                        let (p, d) = (Counters::get(&c.events_published), Counters::get(&c.events_delivered));
+                        c.events_per_second.store(p - last_pub, Ordering::Relaxed);
+                        c.deliveries_per_second.store(d - last_del, Ordering::Relaxed);
+                        (last_pub, last_del) = (p, d);
+                        hub.expire();
+                    }
+                }
+            }
+        });
+    }
+
+    /// Queues a `:heartbeat` comment to every connection. Runs on the
+    /// configured interval; public so embedders can drive it themselves.
+    pub fn send_heartbeats(&self) {
+        let frame = wire::heartbeat_frame(unix_ms());
+        for entry in self.inner.conns.iter() {
+            if entry.value().offer(Frame::Data(frame.clone())) == Queued::Overflow {
+                self.count_slow(entry.value());
+            }
+        }
+    }
+
+    /// Expires history, idle connections and connections whose token runs
+    /// out within five seconds.
+    fn expire(&self) {
+        let now = unix_ms();
+        self.inner.order.lock().history.expire(now);
+        let idle = self.inner.config.idle_timeout.map(|d| d.as_millis() as u64);
+        let check_tokens = self.inner.config.close_on_token_expiry;
+        for entry in self.inner.conns.iter() {
+            let conn = entry.value();
+            if conn.cancel.is_cancelled() {
+                continue;
+            }
+            if check_tokens
+                && conn
+                    .token_exp
+                    .is_some_and(|exp| exp.saturating_mul(1000) <= now + 5000)
+            {
+                self.close_with(
+                    conn,
+                    "auth.expired",
+                    "the token expires; reconnect with a fresh one",
+                );
+            } else if idle.is_some_and(|ms| {
+                now.saturating_sub(conn.last_event_ms.load(Ordering::Relaxed)) > ms
+            }) {
+                self.close_with(conn, "connection.idle", "no events for the idle timeout");
+            }
+        }
+    }
+
+    /// Stops taking connections and events, sends every stream a final
+    /// `shutdown` event with a jittered `retry:` (so clients come back
+    /// spread out instead of in one storm), and ends the streams.
+    pub fn shutdown(&self) {
+        if self.inner.shutting_down.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let base = self.inner.config.retry_ms;
+        for entry in self.inner.conns.iter() {
+            let retry = base + rand::random_range(0..=base.max(1) * 3);
+            let frame = control_frame(None, "shutdown", &serde_json::json!({ "retry": retry }));
+            if entry
+                .value()
+                .offer(Frame::Close(wire::with_retry(retry, &frame)))
+                != Queued::Yes
+            {
+                entry.value().cancel.cancel();
+            }
+        }
+        self.inner.stop.cancel();
+        tracing::info!(connections = self.inner.conns.len(), "hub shutting down");
+    }
+}
+
+fn control_frame(id: Option<EventId>, name: &str, data: &serde_json::Value) -> Bytes {
+    let name = EventName::new(name).expect("control event names are valid");
+    wire::event_frame(id, Some(&name), &data.to_string())
+}
+
+struct ConnectionGuard {
+    hub: Hub,
+    conn: Arc<Connection>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.conn);
+    }
+}
+
+/// The bytes of one SSE stream. Dropping it (the client went away)
+/// unregisters the connection.
+pub struct EventStream {
+    first: VecDeque<Bytes>,
+    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
+    rx: mpsc::Receiver<Frame>,
+    done: bool,
+    guard: ConnectionGuard,
+}
+
+impl EventStream {
+    /// The connection this stream belongs to.
+    pub fn connection_id(&self) -> &ConnectionId {
+        &self.guard.conn.id
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Bytes;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(b) = this.first.pop_front() {
+            return Poll::Ready(Some(b));
+        }
+        if this.cancelled.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(Frame::Data(b))) => Poll::Ready(Some(b)),
+            Poll::Ready(Some(Frame::Close(b))) => {
+                this.done = true;
+                Poll::Ready(Some(b))
+            }
+            Poll::Ready(None) => {
+                this.done = true;
+                Poll::Ready(None)
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

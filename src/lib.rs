@@ -1,0 +1,42 @@
+//! # sse-hub
+//!
+//! A Server-Sent Events push hub for axum. Browsers hold authenticated
+//! `EventSource` streams; your code (or anything that can POST) publishes
+//! events that reach everyone, a user, a list of users, a topic, one
+//! connection or every connection whose metadata matches.
+//!
+//! ```no_run
+//! use sse_hub::{Auth, Hub, HubConfig};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let hub = Hub::new(HubConfig::default(), Auth::hs256(b"change me"));
+//! let app = axum::Router::new().merge(sse_hub::router(hub.clone()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Modules, from the wire up: [`wire`] encodes frames, [`event`] holds the
+//! validated vocabulary, [`hub`] routes events to connections and keeps the
+//! replay history, [`auth`] checks tokens, [`api`] is the HTTP surface and
+//! [`helpers`] the typed shortcuts for common events.
+
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod event;
+pub mod helpers;
+pub mod hub;
+pub mod metrics;
+pub mod wire;
+
+pub use api::{router, ApiError};
+pub use auth::{Auth, AuthError, Principal, Role};
+pub use config::HubConfig;
+pub use error::HubError;
+pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
+pub use helpers::{ChangeAction, Level};
+pub use hub::{ConnectRequest, EventStream, Hub, HubStats, Published};

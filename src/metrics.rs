@@ -1,0 +1,176 @@
+//! `/metrics` in the Prometheus text format, without a metrics framework:
+//! the hub's own counters plus a latency histogram per HTTP route, recorded
+//! by a middleware in [`crate::api`].
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use dashmap::DashMap;
+
+use crate::hub::Hub;
+
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+#[derive(Debug, Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+/// Request latency per (method, route, status).
+#[derive(Debug, Default)]
+pub(crate) struct HttpMetrics {
+    routes: DashMap<(String, String, u16), Histogram>,
+}
+
+impl HttpMetrics {
+    pub(crate) fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let key = (method.to_string(), route.to_string(), status);
+        let h = self.routes.entry(key).or_default();
+        let secs = elapsed.as_secs_f64();
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                h.buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        h.count.fetch_add(1, Ordering::Relaxed);
+        h.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Renders every metric of `hub`.
+pub fn render(hub: &Hub) -> String {
+    let s = hub.stats();
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    };
+    metric(
+        "sse_hub_connections",
+        "gauge",
+        "Open SSE connections on this node.",
+        s.total_connections as u64,
+    );
+    metric(
+        "sse_hub_users",
+        "gauge",
+        "Distinct users connected to this node.",
+        s.user_count as u64,
+    );
+    metric(
+        "sse_hub_events_published_total",
+        "counter",
+        "Events published.",
+        s.total_events_published,
+    );
+    metric(
+        "sse_hub_events_delivered_total",
+        "counter",
+        "Event frames queued to connections.",
+        s.total_events_sent,
+    );
+    metric(
+        "sse_hub_events_dropped_total",
+        "counter",
+        "Event frames dropped because a queue was full.",
+        s.dropped_events,
+    );
+    metric(
+        "sse_hub_slow_disconnects_total",
+        "counter",
+        "Connections closed for not keeping up.",
+        s.slow_disconnects,
+    );
+    metric(
+        "sse_hub_connections_opened_total",
+        "counter",
+        "Connections opened.",
+        s.connections_opened,
+    );
+    metric(
+        "sse_hub_connections_rejected_total",
+        "counter",
+        "Streams refused by a connection limit.",
+        s.connections_rejected,
+    );
+    metric(
+        "sse_hub_history_events",
+        "gauge",
+        "Events held for Last-Event-ID replay.",
+        s.history_len as u64,
+    );
+    metric(
+        "sse_hub_replayed_events_total",
+        "counter",
+        "Events replayed to resuming clients.",
+        s.replayed_events,
+    );
+    metric(
+        "sse_hub_resets_total",
+        "counter",
+        "reset events sent to clients beyond the history.",
+        s.resets_sent,
+    );
+    metric(
+        "sse_hub_uptime_seconds",
+        "gauge",
+        "Seconds since the hub started.",
+        s.uptime_secs,
+    );
+    let closed = hub.counters().connections_closed.load(Ordering::Relaxed);
+    metric(
+        "sse_hub_connections_closed_total",
+        "counter",
+        "Connections closed.",
+        closed,
+    );
+
+    let name = "sse_hub_http_request_duration_seconds";
+    let _ = writeln!(out, "# HELP {name} HTTP request latency (to the response head) by route.\n# TYPE {name} histogram");
+    let mut rows: Vec<_> = hub
+        .http_metrics()
+        .routes
+        .iter()
+        .map(|e| (e.key().clone(), snapshot(e.value())))
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((method, route, status), (buckets, count, sum)) in rows {
+        let labels = format!(
+            "method=\"{method}\",route=\"{}\",status=\"{status}\"",
+            escape(&route)
+        );
+        for (b, n) in BUCKETS.iter().zip(buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", sum as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+    }
+    out
+}
+
+fn snapshot(h: &Histogram) -> ([u64; BUCKETS.len()], u64, u64) {
+    let mut b = [0; BUCKETS.len()];
+    for (i, v) in h.buckets.iter().enumerate() {
+        b[i] = v.load(Ordering::Relaxed);
+    }
+    (
+        b,
+        h.count.load(Ordering::Relaxed),
+        h.sum_micros.load(Ordering::Relaxed),
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}

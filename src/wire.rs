@@ -1,0 +1,106 @@
+//! The one encoder for `text/event-stream`.
+//!
+//! Every byte the hub writes to a stream comes from here. Header fields
+//! (`id:`, `event:`) only take validated types that cannot hold CR, LF or NUL;
+//! the payload is split on every line ending the SSE spec knows (CRLF, LF, CR)
+//! into one `data:` line each, so a parser following the spec gets back the
+//! payload with its line breaks as LF, and nothing else.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::event::{EventId, EventName};
+
+/// Encodes one event frame. `id` and `name` are optional, as in the spec.
+pub fn event_frame(id: Option<EventId>, name: Option<&EventName>, data: &str) -> Bytes {
+    let mut buf = BytesMut::with_capacity(data.len() + 64);
+    if let Some(id) = id {
+        buf.put_slice(b"id: ");
+        buf.put_slice(id.to_string().as_bytes());
+        buf.put_u8(b'\n');
+    }
+    if let Some(name) = name {
+        buf.put_slice(b"event: ");
+        buf.put_slice(name.as_str().as_bytes());
+        buf.put_u8(b'\n');
+    }
+    put_data(&mut buf, data);
+    buf.put_u8(b'\n');
+    buf.freeze()
+}
+
+fn put_data(buf: &mut BytesMut, data: &str) {
+    let bytes = data.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                put_line(buf, &bytes[start..i]);
+                i += 1;
+                start = i;
+            }
+            b'\r' => {
+                put_line(buf, &bytes[start..i]);
+                i += if bytes.get(i + 1) == Some(&b'\n') {
+                    2
+                } else {
+                    1
+                };
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    put_line(buf, &bytes[start..]);
+}
+
+fn put_line(buf: &mut BytesMut, line: &[u8]) {
+    buf.put_slice(b"data: ");
+    buf.put_slice(line);
+    buf.put_u8(b'\n');
+}
+
+/// `frame` (from [`event_frame`]) with a `retry:` field in the same block,
+/// so the hint travels with that event.
+pub fn with_retry(retry_ms: u64, frame: &[u8]) -> Bytes {
+    let mut buf = BytesMut::with_capacity(frame.len() + 24);
+    buf.put_slice(format!("retry: {retry_ms}\n").as_bytes());
+    buf.put_slice(frame);
+    buf.freeze()
+}
+
+/// A comment line (ignored by clients, keeps proxies and NATs awake).
+/// Line breaks in `text` are replaced by spaces.
+pub fn comment_frame(text: &str) -> Bytes {
+    let clean: String = text
+        .chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect();
+    Bytes::from(format!(":{clean}\n\n"))
+}
+
+/// The heartbeat comment, `:heartbeat <unix-ms>`.
+pub fn heartbeat_frame(unix_ms: u64) -> Bytes {
+    Bytes::from(format!(":heartbeat {unix_ms}\n\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_look_like_the_spec() {
+        let name = EventName::new("progress").unwrap();
+        let f = event_frame(Some(EventId::new(5, 7)), Some(&name), "a\nb\r\nc\rd");
+        assert_eq!(
+            &f[..],
+            b"id: 5-7\nevent: progress\ndata: a\ndata: b\ndata: c\ndata: d\n\n"
+        );
+        assert_eq!(&event_frame(None, None, "")[..], b"data: \n\n");
+        assert_eq!(&comment_frame("x\ny")[..], b":x y\n\n");
+        assert_eq!(
+            &with_retry(9, &event_frame(None, None, "x"))[..],
+            b"retry: 9\ndata: x\n\n"
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! Token handling against hostile tokens, over HTTP: every failure is a 401
+//! with a JSON body, and only the configured algorithm is accepted.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sse_hub::{Auth, Hub, HubConfig};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+async fn serve(auth: Auth) -> String {
+    let hub = Hub::new(HubConfig::default(), auth);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, sse_hub::router(hub)).await.unwrap() });
+    format!("http://{addr}/api/sse/stream")
+}
+
+async fn status_of(url: &str, token: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let st = res.status();
+    if st == StatusCode::OK {
+        return (st, Value::Null);
+    }
+    (st, res.json().await.unwrap())
+}
+
+fn unsigned(claims: &Value) -> String {
+    let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+    format!("{h}.{c}.")
+}
+
+#[tokio::test]
+async fn hs256_refuses_every_kind_of_bad_token() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let url = serve(Auth::hs256(secret)).await;
+    let key = EncodingKey::from_secret(secret);
+    let hs = Header::new(Algorithm::HS256);
+    let good = json!({"sub": "alice", "exp": now() + 60});
+    assert_eq!(
+        status_of(&url, &encode(&hs, &good, &key).unwrap()).await.0,
+        StatusCode::OK
+    );
+
+    let cases: Vec<(&str, String, &str)> = vec![
+        (
+            "expired",
+            encode(&hs, &json!({"sub": "a", "exp": now() - 120}), &key).unwrap(),
+            "token expired",
+        ),
+        (
+            "not yet valid",
+            encode(
+                &hs,
+                &json!({"sub": "a", "exp": now() + 600, "nbf": now() + 300}),
+                &key,
+            )
+            .unwrap(),
+            "token not yet valid",
+        ),
+        (
+            "wrong secret",
+            encode(
+                &hs,
+                &good,
+                &EncodingKey::from_secret(b"another-secret-another-secret!!"),
+            )
+            .unwrap(),
+            "invalid token",
+        ),
+        ("alg none", unsigned(&good), "invalid token"),
+        (
+            "hs512",
+            encode(&Header::new(Algorithm::HS512), &good, &key).unwrap(),
+            "invalid token",
+        ),
+        (
+            "no exp",
+            encode(&hs, &json!({"sub": "a"}), &key).unwrap(),
+            "invalid token",
+        ),
+        (
+            "no sub",
+            encode(&hs, &json!({"exp": now() + 60}), &key).unwrap(),
+            "invalid token",
+        ),
+        (
+            "sub with LF",
+            encode(&hs, &json!({"sub": "a\nb", "exp": now() + 60}), &key).unwrap(),
+            "invalid token",
+        ),
+        ("garbage", "x.y.z".into(), "invalid token"),
+        ("huge", "a".repeat(6000), "invalid token"),
+    ];
+    for (what, token, msg) in cases {
+        let (st, body) = status_of(&url, &token).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED, "{what}");
+        assert_eq!(body["code"], "unauthorized", "{what}");
+        assert!(
+            body["error"].as_str().unwrap().starts_with(msg),
+            "{what}: {body}"
+        );
+    }
+}
+
+fn openssl(args: &[&str]) -> Vec<u8> {
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[tokio::test]
+async fn es256_and_rs256_verify_with_public_keys_and_refuse_confusion() {
+    let dir = std::env::temp_dir().join(format!("sse-hub-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (alg, genargs) in [
+        (
+            Algorithm::ES256,
+            vec!["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        ),
+        (
+            Algorithm::RS256,
+            vec!["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        ),
+    ] {
+        let key_path = dir.join(format!("{alg:?}.pem"));
+        let key_str = key_path.to_str().unwrap();
+        let mut args = vec!["genpkey"];
+        args.extend(genargs);
+        args.extend(["-out", key_str]);
+        openssl(&args);
+        let private = std::fs::read(&key_path).unwrap();
+        let public = openssl(&["pkey", "-in", key_str, "-pubout"]);
+        let (auth, key) = if alg == Algorithm::ES256 {
+            (
+                Auth::es256_pem(&public).unwrap(),
+                EncodingKey::from_ec_pem(&private).unwrap(),
+            )
+        } else {
+            (
+                Auth::rs256_pem(&public).unwrap(),
+                EncodingKey::from_rsa_pem(&private).unwrap(),
+            )
+        };
+        assert!(auth
+            .issue(
+                &sse_hub::UserId::new("x").unwrap(),
+                sse_hub::Role::User,
+                Duration::from_secs(5)
+            )
+            .is_err());
+        let url = serve(auth).await;
+        let claims = json!({"sub": "alice", "exp": now() + 60, "role": "admin"});
+        let good = encode(&Header::new(alg), &claims, &key).unwrap();
+        assert_eq!(status_of(&url, &good).await.0, StatusCode::OK, "{alg:?}");
+        // Algorithm confusion: an HS256 token "signed" with the public key.
+        let confused = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&public),
+        )
+        .unwrap();
+        assert_eq!(
+            status_of(&url, &confused).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{alg:?} confusion"
+        );
+        assert_eq!(
+            status_of(&url, &unsigned(&claims)).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{alg:?} none"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,195 @@
+//! Test harness: a real hub behind a real HTTP server on 127.0.0.1:0, and a
+//! real SSE client (reqwest + the `eventsource-stream` parser, which follows
+//! the WHATWG spec independently of our encoder).
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::{Stream, StreamExt};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sse_hub::{Auth, Hub, HubConfig, Role, UserId};
+
+pub const SECRET: &[u8] = b"test-secret-of-at-least-32-bytes!";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub hub: Hub,
+    pub auth: Auth,
+    pub http: reqwest::Client,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn server() -> TestServer {
+    server_with(HubConfig::default()).await
+}
+
+pub async fn server_with(config: HubConfig) -> TestServer {
+    let auth = Auth::hs256(SECRET).with_demo_tokens(true, Duration::from_secs(600));
+    let hub = Hub::new(config, auth.clone());
+    let app = sse_hub::router(hub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestServer {
+        addr,
+        hub,
+        auth,
+        http: reqwest::Client::new(),
+        task,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn token(&self, user: &str, role: Role) -> String {
+        self.auth
+            .issue(&UserId::new(user).unwrap(), role, Duration::from_secs(600))
+            .unwrap()
+    }
+
+    /// Opens a stream with `?query` (token added) and reads until `connected`.
+    pub async fn connect(&self, user: &str, role: Role, query: &str) -> SseClient {
+        let token = self.token(user, role);
+        let url = self.url(&format!("/api/sse/stream?token={token}&{query}"));
+        SseClient::open(&self.http, &url, None)
+            .await
+            .expect("stream should open")
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let res = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn publish(&self, event: &str, data: Value, target: Value) -> Value {
+        let admin = self.token("publisher-bot", Role::Publisher);
+        let (status, body) = self
+            .post(
+                "/api/sse/publish",
+                &admin,
+                serde_json::json!({"event": event, "data": data, "target": target}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "publish failed: {body}");
+        body
+    }
+}
+
+type Events = Pin<Box<dyn Stream<Item = Result<Event, EventStreamError<reqwest::Error>>> + Send>>;
+
+pub struct SseClient {
+    events: Events,
+    pub headers: reqwest::header::HeaderMap,
+    pub connected: Value,
+    pub first_retry: Option<Duration>,
+}
+
+impl SseClient {
+    /// Opens `url`; Err carries the status and JSON body of a refusal.
+    pub async fn open(
+        http: &reqwest::Client,
+        url: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseClient, (StatusCode, Value)> {
+        let mut req = http.get(url);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id);
+        }
+        let res = req.send().await.unwrap();
+        if res.status() != StatusCode::OK {
+            let status = res.status();
+            return Err((status, res.json().await.unwrap_or(Value::Null)));
+        }
+        let headers = res.headers().clone();
+        let mut events: Events = Box::pin(res.bytes_stream().eventsource());
+        let first = tokio::time::timeout(Duration::from_secs(5), events.next())
+            .await
+            .expect("connected event in time")
+            .expect("stream not empty")
+            .expect("valid SSE");
+        assert_eq!(first.event, "connected", "first event must be `connected`");
+        let first_retry = first.retry;
+        let connected: Value = serde_json::from_str(&first.data).unwrap();
+        assert_eq!(connected["lastEventId"].as_str(), Some(first.id.as_str()));
+        Ok(SseClient {
+            events,
+            headers,
+            connected,
+            first_retry,
+        })
+    }
+
+    pub fn connection_id(&self) -> String {
+        self.connected["connectionId"].as_str().unwrap().to_string()
+    }
+
+    /// The next event, or None if the stream ended; panics after `secs`.
+    pub async fn next_within(&mut self, secs: u64) -> Option<Event> {
+        match tokio::time::timeout(Duration::from_secs(secs), self.events.next()).await {
+            Ok(Some(Ok(e))) => Some(e),
+            Ok(Some(Err(e))) => panic!("stream error: {e}"),
+            Ok(None) => None,
+            Err(_) => panic!("no event within {secs}s"),
+        }
+    }
+
+    pub async fn next(&mut self) -> Event {
+        self.next_within(5).await.expect("stream ended early")
+    }
+
+    /// Asserts that no event arrives for `ms` milliseconds.
+    pub async fn expect_silence(&mut self, ms: u64) {
+        if let Ok(Some(e)) =
+            tokio::time::timeout(Duration::from_millis(ms), self.events.next()).await
+        {
+            panic!("expected no event, got {e:?}");
+        }
+    }
+
+    /// True if the stream ends (cleanly or not) within `secs`.
+    pub async fn ends_within(&mut self, secs: u64) -> bool {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return true,
+                Ok(Some(Ok(_))) => continue,
+                Err(_) => return false,
+            }
+        }
+    }
+}

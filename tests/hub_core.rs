@@ -1,0 +1,126 @@
+//! The hub through its Rust API, where time and reading can be controlled:
+//! heartbeats with paused time, slow consumers that never read.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sse_hub::{Auth, ConnectRequest, Hub, HubConfig, NewEvent, Principal, Role, Target, UserId};
+
+fn principal(user: &str) -> Principal {
+    Principal {
+        user: UserId::new(user).unwrap(),
+        role: Role::User,
+        exp: u64::MAX / 2000,
+    }
+}
+
+fn text(b: &bytes::Bytes) -> String {
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+fn event(n: usize) -> NewEvent {
+    NewEvent::json("tick".parse().unwrap(), &n, Target::all())
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeat_comes_on_the_configured_interval() {
+    let hub = Hub::new(
+        HubConfig {
+            heartbeat_interval: Duration::from_secs(30),
+            ..HubConfig::default()
+        },
+        Auth::hs256(b"k"),
+    );
+    let mut s = hub.connect(ConnectRequest::new(principal("a"))).unwrap();
+    let hello = text(&s.next().await.unwrap());
+    assert!(
+        hello.starts_with("retry: ") && hello.contains("event: connected\n"),
+        "{hello}"
+    );
+    // Nothing before 30 s...
+    assert!(tokio::time::timeout(Duration::from_secs(29), s.next())
+        .await
+        .is_err());
+    // ...then a heartbeat comment.
+    let beat = tokio::time::timeout(Duration::from_secs(2), s.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let beat = text(&beat);
+    assert!(
+        beat.starts_with(":heartbeat ") && beat.ends_with("\n\n"),
+        "{beat:?}"
+    );
+}
+
+#[tokio::test]
+async fn slow_consumer_is_cut_and_counted_while_others_get_everything() {
+    let hub = Hub::new(
+        HubConfig {
+            connection_queue: 8,
+            ..HubConfig::default()
+        },
+        Auth::hs256(b"k"),
+    );
+    let mut slow = hub.connect(ConnectRequest::new(principal("slow"))).unwrap();
+    let mut fast = hub.connect(ConnectRequest::new(principal("fast"))).unwrap();
+    // Drain the fast one's `connected` frame.
+    fast.next().await.unwrap();
+    let reader = tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(f) = fast.next().await {
+            if text(&f).contains("event: tick") {
+                n += 1;
+                if n == 100 {
+                    break;
+                }
+            }
+        }
+        n
+    });
+    for i in 0..100 {
+        hub.publish(event(i)).await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(reader.await.unwrap(), 100);
+    let stats = hub.stats();
+    assert_eq!(stats.slow_disconnects, 1);
+    assert!(stats.dropped_events >= 1);
+    // The slow stream ends after its first frames instead of holding memory.
+    let mut frames = 0;
+    while slow.next().await.is_some() {
+        frames += 1;
+    }
+    assert!(frames <= 1 + 8, "{frames}");
+    drop(slow);
+    assert_eq!(hub.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn many_users_many_events_no_cross_talk() {
+    let hub = Hub::new(HubConfig::default(), Auth::hs256(b"k"));
+    let mut streams = Vec::new();
+    for u in 0..20 {
+        let mut s = hub
+            .connect(ConnectRequest::new(principal(&format!("u{u}"))))
+            .unwrap();
+        s.next().await;
+        streams.push(s);
+    }
+    for round in 0..5 {
+        for u in 0..20 {
+            let ev = NewEvent::json(
+                "dm".parse().unwrap(),
+                &format!("u{u}-{round}"),
+                Target::User(UserId::new(format!("u{u}")).unwrap()),
+            );
+            assert_eq!(hub.publish(ev).await.unwrap().delivered, 1);
+        }
+    }
+    for (u, s) in streams.iter_mut().enumerate() {
+        for round in 0..5 {
+            let f = text(&s.next().await.unwrap());
+            assert!(f.contains(&format!("data: \"u{u}-{round}\"\n")), "{f}");
+        }
+    }
+}
