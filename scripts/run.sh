@@ -6,5 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set, and leptos bakes it in
+# (it picks the WASM file name the page loads). Plain cargo builds of the
+# server must see the same value, or they load a file that does not exist.
+export LEPTOS_OUTPUT_NAME=sse-hub
 cargo leptos build
 exec target/debug/server --site-root target/site "$@"

@@ -9,6 +9,10 @@ step() { printf '\n\033[1;34m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - star
 step "setup"
 bash scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PATH"
+# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set, and leptos bakes it in
+# (it picks the WASM file name the page loads). Plain cargo builds of the
+# server must see the same value, or they load a file that does not exist.
+export LEPTOS_OUTPUT_NAME=sse-hub
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

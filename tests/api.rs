@@ -786,3 +786,20 @@ async fn expiring_tokens_close_the_stream_with_auth_expired() {
     assert_eq!(e.event, "auth.expired");
     assert!(c.ends_within(3).await);
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_timeout() {
+    let s = server_with(HubConfig {
+        idle_timeout: Some(Duration::from_millis(500)),
+        ..HubConfig::default()
+    })
+    .await;
+    let mut c = s.connect("alice", Role::User, "").await;
+    let e = c
+        .next_within(5)
+        .await
+        .expect("an idle notice before the end");
+    assert_eq!(e.event, "connection.idle");
+    assert!(c.ends_within(3).await);
+    assert_eq!(s.hub.connection_count(), 0);
+}

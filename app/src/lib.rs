@@ -2,6 +2,7 @@
 //! `/sse-demo` dashboard built on it.
 
 pub mod client;
+pub mod components;
 pub mod hook;
 pub mod pages;
 

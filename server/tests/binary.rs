@@ -122,3 +122,36 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
     let status = server.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn help_documents_every_flag_with_its_environment_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in [
+        "--addr",
+        "--jwt-secret",
+        "--max-connections",
+        "--heartbeat-secs",
+        "--history-len",
+        "--max-event-bytes",
+        "--demo",
+    ] {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+    assert!(help.contains("[env: HUB_MAX_CONNECTIONS="), "{help}");
+}
+
+#[test]
+fn refuses_to_start_without_a_secret_outside_demo_mode() {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--demo", "false"])
+        .env_remove("HUB_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--jwt-secret is required"));
+}

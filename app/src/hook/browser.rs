@@ -25,6 +25,8 @@ pub(super) struct Live {
     /// The server's `retry` hint, from the `connected` / `shutdown` events.
     server_retry: Option<u32>,
     opened_at: Option<f64>,
+    /// The `online` listener, installed once per hook.
+    online: Option<Closure<dyn FnMut(web_sys::Event)>>,
 }
 
 fn now_ms() -> f64 {
@@ -34,8 +36,38 @@ fn now_ms() -> f64 {
 /// `connect()`: open now, whatever the state.
 pub(super) fn start(ctx: Ctx) {
     ctx.live.update_value(|l| l.wanted = true);
+    watch_online(ctx);
     ctx.attempts.set(0);
     open(ctx);
+}
+
+/// Reconnects at once when the browser comes back online.
+fn watch_online(ctx: Ctx) {
+    if ctx.live.with_value(|l| l.online.is_some()) {
+        return;
+    }
+    let cb = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
+        let waiting = ctx
+            .live
+            .try_with_value(|l| l.wanted && l.source.is_none())
+            .unwrap_or(false);
+        if waiting && ctx.state.get_untracked() != SseState::Failed {
+            open(ctx);
+        }
+    });
+    if let Some(w) = web_sys::window() {
+        let _ = w.add_event_listener_with_callback("online", cb.as_ref().unchecked_ref());
+    }
+    ctx.live.update_value(|l| l.online = Some(cb));
+}
+
+/// Removes the `online` listener (on unmount).
+pub(super) fn unwatch_online(ctx: Ctx) {
+    ctx.live.try_update_value(|l| {
+        if let (Some(cb), Some(w)) = (l.online.take(), web_sys::window()) {
+            let _ = w.remove_event_listener_with_callback("online", cb.as_ref().unchecked_ref());
+        }
+    });
 }
 
 /// `disconnect()` and unmount: close and forget any pending reconnect.
@@ -166,11 +198,13 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
 fn on_error(ctx: Ctx) {
     // Close the browser's own retry loop: reconnects are ours, so they can
     // back off, count, carry the last id in the URL and pick up a new token.
-    let (wanted, stable) = ctx.live.with_value(|l| {
-        let stable_ms = ctx.options.with_value(|o| o.stable_after_ms) as f64;
+    let stable_ms = ctx.options.with_value(|o| o.stable_after_ms) as f64;
+    let (wanted, opened, stable, url) = ctx.live.with_value(|l| {
         (
             l.wanted,
+            l.opened_at.is_some(),
             l.opened_at.is_some_and(|t| now_ms() - t >= stable_ms),
+            l.source.as_ref().map(|es| es.url()),
         )
     });
     ctx.live.update_value(close);
@@ -181,6 +215,51 @@ fn on_error(ctx: Ctx) {
     if stable {
         ctx.attempts.set(0);
     }
+    match url {
+        // The attempt never opened: ask the server why before retrying.
+        Some(url) if !opened => leptos::task::spawn_local(async move {
+            if let Some(reason) = refusal(&url).await {
+                ctx.error.set(Some(reason));
+                ctx.state.set(SseState::Failed);
+            } else if ctx.live.with_value(|l| l.wanted && l.source.is_none()) {
+                retry_later(ctx);
+            }
+        }),
+        _ => retry_later(ctx),
+    }
+}
+
+/// Why the server refuses `url` for good (401, 403, 204), if it does.
+async fn refusal(url: &str) -> Option<String> {
+    let abort = web_sys::AbortController::new().ok()?;
+    let res = gloo_net::http::Request::get(url)
+        .abort_signal(Some(&abort.signal()))
+        .send()
+        .await
+        .ok()?;
+    let status = res.status();
+    let reason = match status {
+        401 | 403 => {
+            let body: Option<serde_json::Value> = res.json().await.ok();
+            let msg = body
+                .and_then(|b| b.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                .unwrap_or_default();
+            let what = if status == 401 {
+                "unauthorized"
+            } else {
+                "forbidden"
+            };
+            Some(format!("{what} ({status}): {msg}"))
+        }
+        204 => Some("the server asked not to reconnect (204)".to_string()),
+        _ => None,
+    };
+    abort.abort();
+    reason
+}
+
+/// Schedules the next attempt with backoff, or gives up.
+fn retry_later(ctx: Ctx) {
     let options = ctx.options.get_value();
     if !options.auto_reconnect {
         ctx.error.set(Some("connection lost".into()));

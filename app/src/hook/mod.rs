@@ -20,6 +20,13 @@
 //! touches browser APIs; in the browser it opens an `EventSource`, closes it
 //! when the component unmounts, and reconnects with exponential backoff and
 //! jitter, resuming from the last event id so nothing is lost.
+//!
+//! Reconnects are the hook's own, not the browser's: the delay grows to a
+//! cap with jitter, starts from the server's `retry` hint, resets after a
+//! stable period, and each attempt carries `lastEventId` and the current
+//! token in the URL. A failed attempt is probed once with `fetch` to read
+//! the status the `EventSource` API hides: 401, 403 and 204 stop retrying
+//! with a clear error. Coming back online reconnects at once.
 
 pub mod backoff;
 
@@ -65,7 +72,8 @@ pub enum SseState {
         /// How long the wait is.
         delay_ms: u32,
     },
-    /// Gave up; the reason is in `error`.
+    /// Gave up (refused with 401/403/204, or out of attempts); the reason
+    /// is in `error`.
     Failed,
 }
 
@@ -106,9 +114,10 @@ pub struct UseSseOptions {
     /// The JWT, read at every (re)connect so a refreshed token is used.
     pub token: Signal<Option<String>>,
     /// Server-side filter: only these event types are sent (empty: all).
-    pub events: Vec<String>,
-    /// Topics to subscribe to when connecting.
-    pub topics: Vec<String>,
+    /// Read at every (re)connect; call `connect()` to apply a change now.
+    pub events: Signal<Vec<String>>,
+    /// Topics to subscribe to when connecting (read at every connect).
+    pub topics: Signal<Vec<String>>,
     /// Session id sent to the hub.
     pub session_id: Option<String>,
     /// Extra query parameters, which the hub keeps as connection metadata.
@@ -132,8 +141,8 @@ impl Default for UseSseOptions {
     fn default() -> Self {
         Self {
             token: Signal::stored(None),
-            events: Vec::new(),
-            topics: Vec::new(),
+            events: Signal::stored(Vec::new()),
+            topics: Signal::stored(Vec::new()),
             session_id: None,
             metadata: Vec::new(),
             listen: DEFAULT_EVENT_TYPES.iter().map(|s| s.to_string()).collect(),
@@ -259,7 +268,10 @@ pub fn use_sse_with_options(url: impl Into<String>, options: UseSseOptions) -> U
                 browser::start(ctx);
             }
         });
-        on_cleanup(move || browser::stop(ctx));
+        on_cleanup(move || {
+            browser::stop(ctx);
+            browser::unwatch_online(ctx);
+        });
         (
             Arc::new(move || browser::start(ctx)),
             Arc::new(move || browser::stop(ctx)),
@@ -301,11 +313,13 @@ pub fn stream_url(
     if let Some(t) = token {
         params.push(("token".into(), t.into()));
     }
-    if !options.events.is_empty() {
-        params.push(("events".into(), options.events.join(",")));
+    let events = options.events.get_untracked();
+    if !events.is_empty() {
+        params.push(("events".into(), events.join(",")));
     }
-    if !options.topics.is_empty() {
-        params.push(("topics".into(), options.topics.join(",")));
+    let topics = options.topics.get_untracked();
+    if !topics.is_empty() {
+        params.push(("topics".into(), topics.join(",")));
     }
     if let Some(s) = &options.session_id {
         params.push(("sessionId".into(), s.clone()));
@@ -352,8 +366,8 @@ mod tests {
 
     fn url_cases() {
         let o = UseSseOptions {
-            events: vec!["a".into(), "b".into()],
-            topics: vec!["t 1".into()],
+            events: Signal::stored(vec!["a".into(), "b".into()]),
+            topics: Signal::stored(vec!["t 1".into()]),
             metadata: vec![("room".into(), "x&y".into())],
             ..Default::default()
         };

@@ -1,90 +1,257 @@
-//! `/sse-demo`: signs in as a demo user and shows the live stream.
+//! `/sse-demo`: the live dashboard. Signs in as a guest on load (any user
+//! id and role can be chosen), then shows the connection, notifications,
+//! jobs, the raw event log and, for admins, live connection stats.
 
 use leptos::prelude::*;
-use serde::Deserialize;
+use serde_json::Value;
 
-use crate::client;
-use crate::hook::{use_sse_with_options, SseState, UseSseOptions};
+use crate::components::badge::ConnectionBadge;
+use crate::components::controls::{EventFilter, TopicControls};
+use crate::components::event_log::EventLog;
+use crate::components::jobs::JobList;
+use crate::components::notifications::{NotificationList, Toasts};
+use crate::components::send_panel::SendPanel;
+use crate::components::sign_in::{Session, SignIn};
+use crate::components::stats::StatsPanel;
+use crate::components::types::{
+    DataChangeData, Job, JobCompletedData, LogEntry, Notice, NotificationData, ProgressData,
+};
+use crate::hook::{use_sse_with_options, SseMessage, UseSseOptions};
 
-#[derive(Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
-struct TokenResponse {
-    token: String,
-    user_id: String,
+const LOG_SIZE: usize = 100;
+const NOTICES: usize = 50;
+const TOAST_MS: u64 = 5000;
+
+/// Everything the page derives from the stream.
+#[derive(Clone, Copy)]
+struct Feed {
+    connection_id: RwSignal<Option<String>>,
+    notices: RwSignal<Vec<Notice>>,
+    toasts: RwSignal<Vec<Notice>>,
+    jobs: RwSignal<Vec<Job>>,
+    log: RwSignal<Vec<LogEntry>>,
+    log_seq: StoredValue<u64>,
+}
+
+impl Feed {
+    fn new() -> Self {
+        Self {
+            connection_id: RwSignal::new(None),
+            notices: RwSignal::new(Vec::new()),
+            toasts: RwSignal::new(Vec::new()),
+            jobs: RwSignal::new(Vec::new()),
+            log: RwSignal::new(Vec::new()),
+            log_seq: StoredValue::new(0),
+        }
+    }
+
+    fn log(&self, m: &SseMessage) {
+        let seq = self.log_seq.get_value() + 1;
+        self.log_seq.set_value(seq);
+        let entry = LogEntry {
+            seq,
+            id: m.id.clone().unwrap_or_default(),
+            event_type: m.event_type.clone(),
+            data: m.data.clone(),
+        };
+        self.log.update(|l| {
+            l.insert(0, entry);
+            l.truncate(LOG_SIZE);
+        });
+    }
+
+    fn notify(&self, m: &SseMessage, level: &str, message: String) {
+        let notice = Notice {
+            key: m
+                .id
+                .clone()
+                .unwrap_or_else(|| format!("local-{}", self.log_seq.get_value())),
+            level: level.to_string(),
+            message,
+            source: m.event_type.clone(),
+        };
+        self.notices.update(|n| {
+            n.insert(0, notice.clone());
+            n.truncate(NOTICES);
+        });
+        let key = notice.key.clone();
+        self.toasts.update(|t| t.push(notice));
+        let toasts = self.toasts;
+        set_timeout(
+            move || toasts.update(|t| t.retain(|n| n.key != key)),
+            std::time::Duration::from_millis(TOAST_MS),
+        );
+    }
+
+    fn progress(&self, p: ProgressData) {
+        self.jobs.update(
+            |jobs| match jobs.iter_mut().find(|j| j.id == p.operation_id) {
+                Some(j) if !j.done => {
+                    j.percentage = j.percentage.max(p.percentage.min(100));
+                    j.message = p.message;
+                }
+                Some(_) => {}
+                None => jobs.insert(
+                    0,
+                    Job {
+                        id: p.operation_id,
+                        percentage: p.percentage.min(100),
+                        message: p.message,
+                        done: false,
+                    },
+                ),
+            },
+        );
+    }
+
+    fn completed(&self, c: &JobCompletedData) {
+        self.jobs
+            .update(|jobs| match jobs.iter_mut().find(|j| j.id == c.job_id) {
+                Some(j) => {
+                    j.done = true;
+                    j.percentage = 100;
+                    j.message = format!("finished: {}", c.result);
+                }
+                None => jobs.insert(
+                    0,
+                    Job {
+                        id: c.job_id.clone(),
+                        percentage: 100,
+                        message: format!("finished: {}", c.result),
+                        done: true,
+                    },
+                ),
+            });
+    }
 }
 
 /// The dashboard page.
 #[component]
 pub fn SseDemoPage() -> impl IntoView {
-    let token = RwSignal::new(None::<String>);
-    let user = RwSignal::new(None::<String>);
-    let sign_in_error = RwSignal::new(None::<String>);
+    let session = Session::new();
+    let filter = RwSignal::new(Vec::<String>::new());
+    let topics = RwSignal::new(Vec::<String>::new());
     let sse = use_sse_with_options(
         "/api/sse/stream",
         UseSseOptions {
-            token: token.into(),
+            token: session.token.into(),
+            events: filter.into(),
+            topics: topics.into(),
             immediate: false,
             ..Default::default()
         },
     );
+    let feed = Feed::new();
+    let _ = sse.add_event_listener("*", move |m| feed.log(m));
+    let _ = sse.on_json("connected", move |v: Value| {
+        feed.connection_id.set(
+            v.get("connectionId")
+                .and_then(|c| c.as_str())
+                .map(str::to_string),
+        );
+    });
+    for kind in ["notification", "system"] {
+        let _ = sse.add_event_listener(kind, move |m| {
+            if let Ok(d) = m.json::<NotificationData>() {
+                let level = d.level.unwrap_or_else(|| "info".into());
+                feed.notify(m, &level, d.message);
+            }
+        });
+    }
+    let _ = sse.add_event_listener("data_change", move |m| {
+        if let Ok(d) = m.json::<DataChangeData>() {
+            feed.notify(m, "info", format!("{} {} was {}", d.entity, d.id, d.action));
+        }
+    });
+    let _ = sse.add_event_listener("job.completed", move |m| {
+        if let Ok(d) = m.json::<JobCompletedData>() {
+            feed.completed(&d);
+            let level = if d.result == "success" {
+                "success"
+            } else {
+                "error"
+            };
+            feed.notify(m, level, format!("Job {} finished: {}", d.job_id, d.result));
+        }
+    });
+    let _ = sse.add_event_listener("reset", move |m| {
+        feed.notify(
+            m,
+            "warning",
+            "Missed events are no longer in the hub's history: state refetched".into(),
+        );
+    });
+    let _ = sse.on_json("progress", move |p: ProgressData| feed.progress(p));
 
+    // Sign in as a guest on load so the page is live at once.
     let connect = sse.connect.clone();
     Effect::new(move |_| {
         let connect = connect.clone();
         leptos::task::spawn_local(async move {
-            let name = format!("guest-{}", (js_sys::Math::random() * 1e6) as u32);
-            let body = serde_json::json!({ "userId": name, "role": "user" });
-            match client::post_json::<_, TokenResponse>("/api/auth/demo-token", None, &body).await {
-                Ok(t) => {
-                    token.set(Some(t.token));
-                    user.set(Some(t.user_id));
-                    connect();
-                }
-                Err(e) => sign_in_error.set(Some(e)),
+            let guest = format!("guest-{}", (js_sys::Math::random() * 1e6) as u32);
+            if session.sign_in(guest, "user".into()).await.is_ok() {
+                connect();
             }
         });
     });
 
-    let state = sse.state;
+    let reconnect = {
+        let (connect, disconnect) = (sse.connect.clone(), sse.disconnect.clone());
+        Callback::new(move |_: ()| {
+            disconnect();
+            feed.connection_id.set(None);
+            connect();
+        })
+    };
+    let on_signed_in = Callback::new(move |_: ()| {
+        topics.set(Vec::new());
+        feed.jobs.set(Vec::new());
+        feed.notices.set(Vec::new());
+        reconnect.run(());
+    });
+    let (connect, disconnect) = (sse.connect.clone(), sse.disconnect.clone());
     let received = sse.events_received;
     let last = sse.last_event;
-    let (connect, disconnect) = (sse.connect.clone(), sse.disconnect.clone());
     view! {
         <main class="page demo">
             <header class="demo-header">
                 <h1>"Live dashboard"</h1>
-                <span
-                    class=move || format!("badge badge-{}", badge_class(&state.get()))
-                    data-testid="connection-state"
-                >
-                    {move || state.get().label()}
-                </span>
+                <ConnectionBadge state=sse.state attempts=sse.reconnect_attempts error=sse.error/>
             </header>
-            <p class="whoami" data-testid="user">
-                {move || user.get().map(|u| format!("Signed in as {u}")).unwrap_or_else(|| "Signing in...".into())}
-            </p>
-            <p class="error" data-testid="sign-in-error">{move || sign_in_error.get()}</p>
-            <section class="card">
-                <h2>"Events received"</h2>
-                <p class="big-number" data-testid="events-received">{move || received.get()}</p>
-                <p class="last-event" data-testid="last-event">
-                    {move || last.get().map(|m| format!("{} #{}", m.event_type, m.id.unwrap_or_default()))}
-                </p>
-                <div class="actions">
-                    <button on:click=move |_| connect() data-testid="connect">"Connect"</button>
-                    <button on:click=move |_| disconnect() data-testid="disconnect">"Disconnect"</button>
+            <Toasts items=feed.toasts/>
+            <div class="grid">
+                <div class="col">
+                    <SignIn session=session on_signed_in=on_signed_in/>
+                    <section class="card" aria-label="Connection">
+                        <h2>"Connection"</h2>
+                        <div class="counter">
+                            <span class="big-number" data-testid="events-received">{move || received.get()}</span>
+                            <span class="muted">"events received"</span>
+                        </div>
+                        <p class="last-event mono" data-testid="last-event">
+                            {move || last.get().map(|m| format!("last: {} #{}", m.event_type, m.id.unwrap_or_default()))}
+                        </p>
+                        <p class="muted small mono" data-testid="connection-id">
+                            {move || feed.connection_id.get().map(|c| format!("connection {c}"))}
+                        </p>
+                        <div class="actions">
+                            <button type="button" on:click=move |_| connect() data-testid="connect">"Connect"</button>
+                            <button type="button" on:click=move |_| disconnect() data-testid="disconnect">"Disconnect"</button>
+                        </div>
+                        <EventFilter selected=filter on_change=reconnect/>
+                        <TopicControls token=session.token connection_id=feed.connection_id topics=topics/>
+                    </section>
+                    <SendPanel token=session.token/>
                 </div>
-            </section>
+                <div class="col">
+                    <Show when=move || session.is_admin()>
+                        <StatsPanel token=session.token/>
+                    </Show>
+                    <JobList jobs=feed.jobs/>
+                    <NotificationList items=feed.notices/>
+                </div>
+            </div>
+            <EventLog entries=feed.log/>
         </main>
-    }
-}
-
-fn badge_class(s: &SseState) -> &'static str {
-    match s {
-        SseState::Open => "open",
-        SseState::Connecting => "connecting",
-        SseState::Reconnecting { .. } => "reconnecting",
-        SseState::Failed => "failed",
-        SseState::Closed => "closed",
     }
 }

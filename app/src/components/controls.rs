@@ -1,0 +1,133 @@
+//! Connection controls: connect/disconnect, the server-side event filter,
+//! and topics subscribed at runtime.
+
+use leptos::prelude::*;
+
+use crate::client;
+
+/// Event types the filter offers.
+pub const FILTERABLE: &[&str] = &[
+    "notification",
+    "system",
+    "progress",
+    "job.completed",
+    "data_change",
+    "metrics",
+];
+
+/// The filter checkboxes. `selected` empty means "all types"; every change
+/// runs `on_change` (the page reconnects with the new filter).
+#[component]
+pub fn EventFilter(
+    selected: RwSignal<Vec<String>>,
+    #[prop(into)] on_change: Callback<()>,
+) -> impl IntoView {
+    let boxes = FILTERABLE
+        .iter()
+        .map(|t| {
+            let t = t.to_string();
+            let id = format!("filter-{}", t.replace('.', "-"));
+            let checked = {
+                let t = t.clone();
+                move || {
+                    let s = selected.get();
+                    s.is_empty() || s.contains(&t)
+                }
+            };
+            let toggle = {
+                let t = t.clone();
+                move |ev: leptos::ev::Event| {
+                    let on = event_target_checked(&ev);
+                    selected.update(|s| {
+                        if s.is_empty() {
+                            *s = FILTERABLE.iter().map(|x| x.to_string()).collect();
+                        }
+                        s.retain(|x| *x != t);
+                        if on {
+                            s.push(t.clone());
+                        }
+                        if s.len() == FILTERABLE.len() {
+                            s.clear();
+                        }
+                    });
+                    on_change.run(());
+                }
+            };
+            view! {
+                <label class="chip">
+                    <input type="checkbox" data-testid=id prop:checked=checked on:change=toggle/>
+                    {t}
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <fieldset class="filter">
+            <legend>"Event types (server-side filter)"</legend>
+            {boxes}
+        </fieldset>
+    }
+    .into_any()
+}
+
+/// Subscribe / unsubscribe this connection to topics.
+#[component]
+pub fn TopicControls(
+    #[prop(into)] token: Signal<Option<String>>,
+    #[prop(into)] connection_id: Signal<Option<String>>,
+    topics: RwSignal<Vec<String>>,
+) -> impl IntoView {
+    let input = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let change = move |subscribe: bool| {
+        let topic = input.get_untracked().trim().to_string();
+        if topic.is_empty() {
+            return;
+        }
+        let token = token.get_untracked();
+        let body = serde_json::json!({ "topics": [topic.clone()], "connectionId": connection_id.get_untracked() });
+        let path = if subscribe {
+            "/api/sse/subscribe"
+        } else {
+            "/api/sse/unsubscribe"
+        };
+        leptos::task::spawn_local(async move {
+            match client::post_json::<_, serde_json::Value>(path, token.as_deref(), &body).await {
+                Ok(_) => {
+                    error.set(None);
+                    topics.update(|t| {
+                        t.retain(|x| *x != topic);
+                        if subscribe {
+                            t.push(topic);
+                        }
+                    });
+                }
+                Err(e) => error.set(Some(e)),
+            }
+        });
+    };
+    view! {
+        <div class="topics">
+            <label>
+                "Topic"
+                <input
+                    type="text"
+                    data-testid="topic-input"
+                    placeholder="news"
+                    prop:value=move || input.get()
+                    on:input=move |ev| input.set(event_target_value(&ev))
+                />
+            </label>
+            <button type="button" data-testid="topic-subscribe" on:click=move |_| change(true)>"Subscribe"</button>
+            <button type="button" data-testid="topic-unsubscribe" on:click=move |_| change(false)>"Unsubscribe"</button>
+            <span class="muted" data-testid="topics-list">
+                {move || {
+                    let t = topics.get();
+                    if t.is_empty() { "no topics".to_string() } else { t.join(", ") }
+                }}
+            </span>
+            <span class="error">{move || error.get()}</span>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,12 @@
+//! Building blocks of the `/sse-demo` dashboard. Each takes the signals it
+//! shows as props, so they can be reused with any `use_sse` connection.
+
+pub mod badge;
+pub mod controls;
+pub mod event_log;
+pub mod jobs;
+pub mod notifications;
+pub mod send_panel;
+pub mod sign_in;
+pub mod stats;
+pub mod types;

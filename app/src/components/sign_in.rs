@@ -1,0 +1,122 @@
+//! Sign in as a demo user: asks the hub for a demo token.
+
+use leptos::prelude::*;
+use serde::Deserialize;
+
+use crate::client;
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct TokenResponse {
+    token: String,
+    user_id: String,
+    role: String,
+}
+
+/// The signed-in identity, shared by the dashboard's panels.
+#[derive(Clone, Copy)]
+pub struct Session {
+    /// The JWT.
+    pub token: RwSignal<Option<String>>,
+    /// The user id.
+    pub user: RwSignal<Option<String>>,
+    /// `user`, `publisher` or `admin`.
+    pub role: RwSignal<String>,
+}
+
+impl Session {
+    /// A signed-out session.
+    pub fn new() -> Self {
+        Self {
+            token: RwSignal::new(None),
+            user: RwSignal::new(None),
+            role: RwSignal::new("user".into()),
+        }
+    }
+
+    /// Whether the signed-in user is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.token.get().is_some() && self.role.get() == "admin"
+    }
+
+    /// Gets a demo token for `user` with `role`; on success the session
+    /// holds it.
+    pub async fn sign_in(self, user: String, role: String) -> Result<(), String> {
+        let body = serde_json::json!({ "userId": user, "role": role });
+        let t: TokenResponse = client::post_json("/api/auth/demo-token", None, &body).await?;
+        self.token.set(Some(t.token));
+        self.user.set(Some(t.user_id));
+        self.role.set(t.role);
+        Ok(())
+    }
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The sign-in form. `on_signed_in` runs after a successful sign-in.
+#[component]
+pub fn SignIn(session: Session, #[prop(into)] on_signed_in: Callback<()>) -> impl IntoView {
+    let user_input = RwSignal::new(String::new());
+    let role_input = RwSignal::new("user".to_string());
+    let error = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let user = user_input.get_untracked().trim().to_string();
+        if user.is_empty() {
+            error.set(Some("enter a user id".into()));
+            return;
+        }
+        busy.set(true);
+        let role = role_input.get_untracked();
+        leptos::task::spawn_local(async move {
+            match session.sign_in(user, role).await {
+                Ok(()) => {
+                    error.set(None);
+                    on_signed_in.run(());
+                }
+                Err(e) => error.set(Some(e)),
+            }
+            busy.set(false);
+        });
+    };
+    view! {
+        <form class="card sign-in" on:submit=submit aria-label="Sign in">
+            <h2>"Identity"</h2>
+            <p class="whoami" data-testid="user">
+                {move || match session.user.get() {
+                    Some(u) => format!("Signed in as {u} ({})", session.role.get()),
+                    None => "Signing in...".to_string(),
+                }}
+            </p>
+            <div class="row">
+                <label>
+                    "User id"
+                    <input
+                        type="text"
+                        data-testid="sign-in-user"
+                        placeholder="alice"
+                        maxlength="64"
+                        prop:value=move || user_input.get()
+                        on:input=move |ev| user_input.set(event_target_value(&ev))
+                    />
+                </label>
+                <label>
+                    "Role"
+                    <select data-testid="sign-in-role" on:change=move |ev| role_input.set(event_target_value(&ev))>
+                        <option value="user" selected>"user"</option>
+                        <option value="publisher">"publisher"</option>
+                        <option value="admin">"admin"</option>
+                    </select>
+                </label>
+                <button type="submit" data-testid="sign-in-submit" prop:disabled=move || busy.get()>"Sign in"</button>
+            </div>
+            <p class="error" data-testid="sign-in-error">{move || error.get()}</p>
+        </form>
+    }
+    .into_any()
+}

@@ -1,0 +1,84 @@
+import { test, expect } from '@playwright/test';
+import { spawn, ChildProcess } from 'child_process';
+import { notification, send, signIn } from './helpers';
+
+// A server of its own, killed and restarted by the test.
+const root = `${__dirname}/../..`;
+const port = 3111;
+const base = `http://127.0.0.1:${port}`;
+
+function startServer(): ChildProcess {
+  return spawn(`${root}/target/debug/server`, [
+    '--addr', `127.0.0.1:${port}`,
+    '--site-root', `${root}/target/site`,
+    '--jwt-secret', 'e2e-restart-secret-0123456789abcdef',
+    '--demo-tick-ms', '0',
+    '--log', 'warn',
+  ], { stdio: 'ignore' });
+}
+
+async function waitHealthy() {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await fetch(`${base}/api/health`);
+      if (r.ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('server did not come up');
+}
+
+test('kill and restart: reconnecting with growing delays, then open again', async ({ page }) => {
+  test.setTimeout(90_000);
+  let server = startServer();
+  try {
+    await waitHealthy();
+    await page.goto(`${base}/sse-demo`);
+    await signIn(page, 'survivor');
+    server.kill('SIGKILL');
+    const badge = page.getByTestId('connection-state');
+    const delays: number[] = [];
+    await expect.poll(async () => {
+      const m = /reconnecting in (\d+) ms/.exec((await badge.textContent()) ?? '');
+      if (m && delays[delays.length - 1] !== Number(m[1])) delays.push(Number(m[1]));
+      return delays.length;
+    }, { timeout: 30_000, intervals: [100] }).toBeGreaterThanOrEqual(2);
+    expect(delays[1]).toBeGreaterThanOrEqual(delays[0]);
+    await expect(page.getByTestId('connection-attempts')).not.toHaveText('attempts: 0');
+    server = startServer();
+    await waitHealthy();
+    await expect(badge).toHaveText('open', { timeout: 30_000 });
+    // The restarted node has no history of the old epoch: the hook is told.
+    await expect(notification(page, 'no longer in the hub')).toHaveCount(1);
+    await send(page, 'user', 'after restart');
+    await expect(notification(page, 'after restart')).toHaveCount(1);
+    await page.waitForTimeout(500);
+    await expect(notification(page, 'after restart')).toHaveCount(1);
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
+
+test('a refused token stops retrying with a clear error', async ({ page }) => {
+  const server = startServer();
+  try {
+    await waitHealthy();
+    await page.goto(`${base}/sse-demo`);
+    await signIn(page, 'expiring');
+    // Restart with another secret: the old token is now invalid (401).
+    server.kill('SIGKILL');
+    const other = spawn(`${root}/target/debug/server`, [
+      '--addr', `127.0.0.1:${port}`, '--site-root', `${root}/target/site`,
+      '--jwt-secret', 'a-completely-different-secret-0123456789', '--log', 'warn',
+    ], { stdio: 'ignore' });
+    try {
+      await waitHealthy();
+      await expect(page.getByTestId('connection-state')).toHaveText('failed', { timeout: 30_000 });
+      await expect(page.getByTestId('connection-error')).toContainText('unauthorized (401)');
+    } finally {
+      other.kill('SIGKILL');
+    }
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
