@@ -25,6 +25,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod broker;
 pub mod config;
 pub mod error;
 pub mod event;
@@ -35,8 +36,9 @@ pub mod wire;
 
 pub use api::{router, ApiError};
 pub use auth::{Auth, AuthError, Principal, Role};
+pub use broker::BrokerConfig;
 pub use config::HubConfig;
 pub use error::HubError;
 pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
 pub use helpers::{ChangeAction, Level};
-pub use hub::{ConnectRequest, EventStream, Hub, HubStats, Published};
+pub use hub::{ClusterStats, ConnectRequest, EventStream, Hub, HubStats, Published};

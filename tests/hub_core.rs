@@ -31,7 +31,10 @@ async fn heartbeat_comes_on_the_configured_interval() {
         },
         Auth::hs256(b"k"),
     );
-    let mut s = hub.connect(ConnectRequest::new(principal("a"))).unwrap();
+    let mut s = hub
+        .connect(ConnectRequest::new(principal("a")))
+        .await
+        .unwrap();
     let hello = text(&s.next().await.unwrap());
     assert!(
         hello.starts_with("retry: ") && hello.contains("event: connected\n"),
@@ -62,8 +65,14 @@ async fn slow_consumer_is_cut_and_counted_while_others_get_everything() {
         },
         Auth::hs256(b"k"),
     );
-    let mut slow = hub.connect(ConnectRequest::new(principal("slow"))).unwrap();
-    let mut fast = hub.connect(ConnectRequest::new(principal("fast"))).unwrap();
+    let mut slow = hub
+        .connect(ConnectRequest::new(principal("slow")))
+        .await
+        .unwrap();
+    let mut fast = hub
+        .connect(ConnectRequest::new(principal("fast")))
+        .await
+        .unwrap();
     // Drain the fast one's `connected` frame.
     fast.next().await.unwrap();
     let reader = tokio::spawn(async move {
@@ -103,6 +112,7 @@ async fn many_users_many_events_no_cross_talk() {
     for u in 0..20 {
         let mut s = hub
             .connect(ConnectRequest::new(principal(&format!("u{u}"))))
+            .await
             .unwrap();
         s.next().await;
         streams.push(s);

@@ -82,3 +82,67 @@ test('a refused token stops retrying with a clear error', async ({ page }) => {
     server.kill('SIGKILL');
   }
 });
+
+test('with Redis, events published while the node was down arrive exactly once', async ({ page }) => {
+  test.setTimeout(90_000);
+  const net = await import('net');
+  const redisPort: number = await new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const broker = `redis://127.0.0.1:${redisPort}/0`;
+  const secret = 'e2e-redis-secret-0123456789abcdef';
+  const nodeArgs = (p: number) => [
+    '--addr', `127.0.0.1:${p}`, '--site-root', `${root}/target/site`, '--jwt-secret', secret,
+    '--broker', broker, '--demo-tick-ms', '0', '--log', 'warn',
+  ];
+  const waitUp = async (p: number) => {
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`http://127.0.0.1:${p}/api/health`)).ok) return; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`node on ${p} did not come up`);
+  };
+  const [a, b] = [3121, 3122];
+  let nodeA = spawn(`${root}/target/debug/server`, nodeArgs(a), { stdio: 'ignore' });
+  const nodeB = spawn(`${root}/target/debug/server`, nodeArgs(b), { stdio: 'ignore' });
+  try {
+    await waitUp(a);
+    await waitUp(b);
+    await page.goto(`http://127.0.0.1:${a}/sse-demo`);
+    await signIn(page, 'survivor');
+    nodeA.kill('SIGKILL');
+    await expect(page.getByTestId('connection-state')).toContainText('reconnecting');
+    // Published on node B while node A is down.
+    const tok = await (await fetch(`http://127.0.0.1:${b}/api/auth/demo-token`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'announcer', role: 'publisher' }),
+    })).json();
+    for (const n of [1, 2, 3]) {
+      const res = await fetch(`http://127.0.0.1:${b}/api/sse/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.token}` },
+        body: JSON.stringify({ event: 'notification', data: { message: `missed ${n}`, level: 'info' }, target: { user: 'survivor' } }),
+      });
+      expect(res.status).toBe(200);
+    }
+    nodeA = spawn(`${root}/target/debug/server`, nodeArgs(a), { stdio: 'ignore' });
+    await waitUp(a);
+    await expect(page.getByTestId('connection-state')).toHaveText('open', { timeout: 30_000 });
+    for (const n of [1, 2, 3]) {
+      await expect(notification(page, `missed ${n}`)).toHaveCount(1);
+    }
+    await page.waitForTimeout(1000);
+    for (const n of [1, 2, 3]) {
+      await expect(notification(page, `missed ${n}`)).toHaveCount(1);
+    }
+    await expect(notification(page, 'no longer in the hub')).toHaveCount(0);
+  } finally {
+    nodeA.kill('SIGKILL');
+    nodeB.kill('SIGKILL');
+    redis.kill('SIGKILL');
+  }
+});

@@ -30,6 +30,20 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Where events travel between nodes: `memory` (one node, no
+    /// services) or a Redis URL (`redis://127.0.0.1:6379/0`) to share events
+    /// and replay history across nodes.
+    #[arg(long, env = "HUB_BROKER", default_value = "memory")]
+    pub broker: String,
+
+    /// Tries to reach the broker at start-up (500 ms apart) before failing.
+    #[arg(long, env = "HUB_BROKER_CONNECT_ATTEMPTS", default_value_t = 20)]
+    pub broker_connect_attempts: u32,
+
+    /// Key prefix in Redis, so several hubs can share one server.
+    #[arg(long, env = "HUB_REDIS_PREFIX", default_value = "sse")]
+    pub redis_prefix: String,
+
     /// Demo mode: mints tokens at POST /api/auth/demo-token and sends a
     /// `metrics` event every second. Turn off for real deployments.
     #[arg(long, env = "HUB_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
@@ -105,6 +119,22 @@ pub struct Config {
 }
 
 impl Config {
+    /// The broker these flags name.
+    pub fn broker_config(&self) -> anyhow::Result<sse_hub::BrokerConfig> {
+        if self.broker == "memory" {
+            return Ok(sse_hub::BrokerConfig::Memory);
+        }
+        if self.broker.starts_with("redis://") || self.broker.starts_with("rediss://") {
+            let mut o = sse_hub::broker::RedisOptions::new(&self.broker);
+            o.prefix = self.redis_prefix.clone();
+            return Ok(sse_hub::BrokerConfig::Redis(o));
+        }
+        anyhow::bail!(
+            "--broker must be `memory` or a redis:// URL, not {:?}",
+            self.broker
+        )
+    }
+
     /// The hub's settings from these flags.
     pub fn hub_config(&self) -> sse_hub::HubConfig {
         sse_hub::HubConfig {

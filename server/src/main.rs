@@ -81,6 +81,27 @@ fn spawn_demo_ticker(hub: Hub, every: Duration) {
     });
 }
 
+/// Builds the hub; a broker that is not reachable yet (Redis starting next
+/// to us) is retried for a while before giving up.
+async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
+    let auth = auth_from(cfg)?;
+    let broker = cfg.broker_config()?;
+    let mut attempt = 0;
+    loop {
+        match Hub::with_broker(cfg.hub_config(), auth.clone(), broker.clone()).await {
+            Ok(hub) => return Ok(hub),
+            Err(sse_hub::HubError::BrokerUnavailable(e))
+                if attempt < cfg.broker_connect_attempts =>
+            {
+                attempt += 1;
+                tracing::warn!(error = %e, attempt, "broker not reachable yet; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("starting the {} broker", cfg.broker)),
+        }
+    }
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -105,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
-    let hub = Hub::new(cfg.hub_config(), auth_from(&cfg)?);
+    let hub = start_hub(&cfg).await?;
     if cfg.demo && cfg.demo_tick_ms > 0 {
         spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
     }

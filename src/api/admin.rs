@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::ApiError;
 use crate::auth::Principal;
 use crate::event::ConnectionId;
-use crate::hub::{Hub, HubStats};
+use crate::hub::Hub;
 
 fn require_admin(who: &Principal) -> Result<(), ApiError> {
     if who.is_admin() {
@@ -19,10 +19,17 @@ fn require_admin(who: &Principal) -> Result<(), ApiError> {
     }
 }
 
-/// `GET /api/sse/stats` (admin).
-pub async fn stats(State(hub): State<Hub>, who: Principal) -> Result<Json<HubStats>, ApiError> {
+/// `GET /api/sse/stats` (admin): this node, plus `cluster` with Redis
+/// (`null` with the memory broker; an `error` string if Redis is down).
+pub async fn stats(State(hub): State<Hub>, who: Principal) -> Result<Json<Value>, ApiError> {
     require_admin(&who)?;
-    Ok(Json(hub.stats()))
+    let mut body = serde_json::to_value(hub.stats()).unwrap_or_default();
+    body["cluster"] = match hub.cluster_stats().await {
+        None => Value::Null,
+        Some(Ok(c)) => serde_json::to_value(c).unwrap_or_default(),
+        Some(Err(e)) => json!({ "error": e.to_string() }),
+    };
+    Ok(Json(body))
 }
 
 /// `DELETE /api/sse/connections/{id}` (admin).
@@ -64,6 +71,7 @@ pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
             "historyLen": s.history_len,
             "uptimeSecs": s.uptime_secs,
             "epoch": hub.epoch(),
+            "node": hub.node_id(),
         })),
     )
 }

@@ -109,14 +109,16 @@ pub async fn stream(
         Some(v) => Some(v.to_str().map(str::to_string).unwrap_or_default()),
         None => q.last_event_id,
     };
-    let stream = hub.connect(ConnectRequest {
-        principal,
-        filter: q.filter,
-        topics: q.topics,
-        session_id: q.session_id,
-        metadata: q.metadata,
-        last_event_id,
-    })?;
+    let stream = hub
+        .connect(ConnectRequest {
+            principal,
+            filter: q.filter,
+            topics: q.topics,
+            session_id: q.session_id,
+            metadata: q.metadata,
+            last_event_id,
+        })
+        .await?;
     let mut res = Response::new(Body::from_stream(stream.map(Ok::<_, Infallible>)));
     *res.status_mut() = StatusCode::OK;
     let h = res.headers_mut();

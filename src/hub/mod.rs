@@ -14,6 +14,7 @@
 //!   events in id order and what lets a resuming client splice history and
 //!   live events without a gap or a duplicate; nothing inside it waits.
 
+mod cluster;
 mod connection;
 mod history;
 mod stats;
@@ -34,6 +35,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
+pub use self::cluster::ClusterStats;
 pub use self::connection::Connection;
 use self::connection::{Frame, Queued};
 use self::history::{History, Resume};
@@ -109,7 +111,9 @@ impl ConnectRequest {
 }
 
 struct Order {
-    next_seq: u64,
+    /// The newest id delivered on this node.
+    head: EventId,
+    /// Replay history (memory broker; with Redis the stream is the history).
     history: History,
 }
 
@@ -127,6 +131,7 @@ struct Inner {
     shutting_down: AtomicBool,
     stop: CancellationToken,
     started: Instant,
+    cluster: Option<cluster::Cluster>,
 }
 
 /// The hub. Cheap to clone; every clone is the same hub.
@@ -158,17 +163,31 @@ impl Hub {
         auth: Auth,
         authorizer: impl EventAuthorizer,
     ) -> Self {
+        let epoch = unix_ms();
+        Self::assemble(
+            config,
+            auth,
+            Box::new(authorizer),
+            None,
+            EventId::new(epoch, 0),
+        )
+    }
+
+    fn assemble(
+        config: HubConfig,
+        auth: Auth,
+        authorizer: Box<dyn EventAuthorizer>,
+        cluster: Option<cluster::Cluster>,
+        head: EventId,
+    ) -> Self {
         let history = History::new(config.history_len, config.history_max_age);
         let hub = Hub {
             inner: Arc::new(Inner {
                 config,
                 auth,
-                authorizer: Box::new(authorizer),
-                epoch: unix_ms(),
-                order: Mutex::new(Order {
-                    next_seq: 0,
-                    history,
-                }),
+                authorizer,
+                epoch: head.epoch,
+                order: Mutex::new(Order { head, history }),
                 conns: DashMap::new(),
                 by_user: DashMap::new(),
                 by_topic: DashMap::new(),
@@ -177,6 +196,7 @@ impl Hub {
                 shutting_down: AtomicBool::new(false),
                 stop: CancellationToken::new(),
                 started: Instant::now(),
+                cluster,
             }),
         };
         if tokio::runtime::Handle::try_current().is_ok() {
@@ -199,14 +219,16 @@ impl Hub {
         &self.inner.http
     }
 
-    /// The epoch of this node's ids.
+    /// The epoch of this node's ids (with Redis: of the stream's newest id
+    /// when the node started).
     pub fn epoch(&self) -> u64 {
         self.inner.epoch
     }
 
-    /// The newest id handed out (`<epoch>-0` before the first event).
+    /// The newest id delivered on this node (`<epoch>-0` before the first
+    /// event).
     pub fn head(&self) -> EventId {
-        EventId::new(self.inner.epoch, self.inner.order.lock().next_seq)
+        self.inner.order.lock().head
     }
 
     /// Open connections on this node.
@@ -227,13 +249,71 @@ impl Hub {
     // ----- publishing -------------------------------------------------------
 
     /// Gives `event` an id, records it for replay and queues it to every
-    /// matching connection.
+    /// matching connection (with Redis: on every node).
     pub async fn publish(&self, event: NewEvent) -> Result<Published, HubError> {
-        self.publish_now(event)
+        match &self.inner.cluster {
+            None => self.publish_now(event),
+            Some(c) => {
+                self.check(&event)?;
+                c.publish(self, event).await
+            }
+        }
     }
 
     /// [`Hub::publish`] without the `async`, for callers outside a runtime.
+    /// Memory broker only: with Redis it refuses, use [`Hub::publish`].
     pub fn publish_now(&self, new: NewEvent) -> Result<Published, HubError> {
+        if self.inner.cluster.is_some() {
+            return Err(HubError::BrokerUnavailable(
+                "publish_now works with the memory broker only".into(),
+            ));
+        }
+        self.check(&new)?;
+        let now = unix_ms();
+        let mut order = self.inner.order.lock();
+        if let Some(id) = new
+            .dedup_key
+            .as_deref()
+            .and_then(|k| order.history.find_key(k))
+        {
+            return Ok(Published {
+                id,
+                delivered: 0,
+                duplicate: true,
+            });
+        }
+        order.head.seq += 1;
+        let id = order.head;
+        let event = Arc::new(Event {
+            id,
+            frame: wire::event_frame(Some(id), Some(&new.name), &new.data),
+            name: new.name,
+            target: new.target,
+            audience: new.audience,
+            published_ms: now,
+            dedup_key: new.dedup_key,
+        });
+        order.history.push(event.clone());
+        let delivered = self.deliver(&event);
+        drop(order);
+        self.count_published(&event, delivered);
+        Ok(Published {
+            id,
+            delivered,
+            duplicate: false,
+        })
+    }
+
+    fn count_published(&self, event: &Event, delivered: usize) {
+        let c = &self.inner.counters;
+        Counters::add(&c.events_published, 1);
+        Counters::add(&c.events_delivered, delivered as u64);
+        c.last_event_ms.store(event.published_ms, Ordering::Relaxed);
+        tracing::debug!(target: "sse_hub::event.published", id = %event.id, event = %event.name, delivered, "event.published");
+    }
+
+    /// The checks every publish passes first.
+    fn check(&self, new: &NewEvent) -> Result<(), HubError> {
         let limit = self.inner.config.max_event_bytes;
         if new.data.len() > limit {
             return Err(HubError::PayloadTooLarge {
@@ -252,43 +332,7 @@ impl Hub {
         if self.is_shutting_down() {
             return Err(HubError::ShuttingDown);
         }
-        let now = unix_ms();
-        let mut order = self.inner.order.lock();
-        if let Some(id) = new
-            .dedup_key
-            .as_deref()
-            .and_then(|k| order.history.find_key(k))
-        {
-            return Ok(Published {
-                id,
-                delivered: 0,
-                duplicate: true,
-            });
-        }
-        order.next_seq += 1;
-        let id = EventId::new(self.inner.epoch, order.next_seq);
-        let event = Arc::new(Event {
-            id,
-            frame: wire::event_frame(Some(id), Some(&new.name), &new.data),
-            name: new.name,
-            target: new.target,
-            audience: new.audience,
-            published_ms: now,
-            dedup_key: new.dedup_key,
-        });
-        order.history.push(event.clone());
-        let delivered = self.deliver(&event);
-        drop(order);
-        let c = &self.inner.counters;
-        Counters::add(&c.events_published, 1);
-        Counters::add(&c.events_delivered, delivered as u64);
-        c.last_event_ms.store(now, Ordering::Relaxed);
-        tracing::debug!(target: "sse_hub::event.published", id = %id, event = %event.name, delivered, "event.published");
-        Ok(Published {
-            id,
-            delivered,
-            duplicate: false,
-        })
+        Ok(())
     }
 
     fn offer_to(&self, conn: &Connection, event: &Event) -> bool {
@@ -361,7 +405,43 @@ impl Hub {
     /// Opens a stream for `req`: checks the limits, registers the
     /// connection and prepares the first frames (`connected` with the
     /// `retry:` hint, then a `reset` or the replayed events).
-    pub fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+    pub async fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+        let resume_from = req.last_event_id.as_deref().map(|s| s.parse::<EventId>());
+        if let (Some(c), Some(Ok(after))) = (&self.inner.cluster, &resume_from) {
+            // The client may have seen events (on another node) that this
+            // node's reader has not delivered yet: let it catch up first.
+            c.caught_up(*after, Duration::from_secs(2)).await;
+        }
+        let requested = req.last_event_id.clone();
+        let (guard, rx, head, local) = self.register(req, resume_from.as_ref())?;
+        let resume = match (&self.inner.cluster, &resume_from) {
+            (_, None) => None,
+            (_, Some(Err(_))) => Some(Resume::Gap),
+            (None, Some(Ok(_))) => local,
+            (Some(c), Some(Ok(after))) => {
+                Some(c.resume(*after, head, self.config().history_len).await?)
+            }
+        };
+        Ok(self.open_stream(guard, rx, head, resume, resume_from, requested))
+    }
+
+    /// Checks the limits and registers the connection. Runs under the order
+    /// lock, so no event can slip between the history snapshot (`head`) and
+    /// live delivery.
+    #[allow(clippy::type_complexity)]
+    fn register(
+        &self,
+        req: ConnectRequest,
+        resume_from: Option<&Result<EventId, HubError>>,
+    ) -> Result<
+        (
+            ConnectionGuard,
+            mpsc::Receiver<Frame>,
+            EventId,
+            Option<Resume>,
+        ),
+        HubError,
+    > {
         let cfg = &self.inner.config;
         if self.is_shutting_down() {
             return Err(HubError::ShuttingDown);
@@ -385,10 +465,7 @@ impl Hub {
             last_event_ms: std::sync::atomic::AtomicU64::new(unix_ms()),
             token_exp: Some(req.principal.exp),
         });
-        let resume_from = req.last_event_id.as_deref().map(|s| s.parse::<EventId>());
 
-        // Limits, registration and the history snapshot happen under the
-        // order lock: no event can slip between "replayed" and "live".
         let order = self.inner.order.lock();
         let user_conns = self.inner.by_user.get(&conn.user).map_or(0, |l| l.len());
         if self.inner.conns.len() >= cfg.max_connections {
@@ -425,14 +502,34 @@ impl Hub {
                 .or_default()
                 .insert(conn.id.clone(), conn.clone());
         }
-        let head = EventId::new(self.inner.epoch, order.next_seq);
-        let resume = match &resume_from {
-            None => None,
-            Some(Ok(id)) => Some(order.history.since(*id, head)),
-            Some(Err(_)) => Some(Resume::Gap),
+        let head = order.head;
+        let local = match resume_from {
+            Some(Ok(id)) if self.inner.cluster.is_none() => Some(order.history.since(*id, head)),
+            _ => None,
         };
         drop(order);
+        Counters::add(&self.inner.counters.connections_opened, 1);
+        tracing::info!(target: "sse_hub::connection.added", connection = %conn.id, user = %conn.user, "connection.added");
+        let guard = ConnectionGuard {
+            hub: self.clone(),
+            conn,
+        };
+        Ok((guard, rx, head, local))
+    }
 
+    /// The stream of a registered connection: `connected`, then a `reset`
+    /// or the replay, then live frames.
+    fn open_stream(
+        &self,
+        guard: ConnectionGuard,
+        rx: mpsc::Receiver<Frame>,
+        head: EventId,
+        resume: Option<Resume>,
+        resume_from: Option<Result<EventId, HubError>>,
+        requested: Option<String>,
+    ) -> EventStream {
+        let cfg = &self.inner.config;
+        let conn = &guard.conn;
         let mut first = VecDeque::new();
         // The `connected` event carries the resume point as its id, so a
         // client that drops before anything else arrives resumes correctly.
@@ -454,7 +551,7 @@ impl Hub {
                 Counters::add(&self.inner.counters.resets_sent, 1);
                 let body = serde_json::json!({
                     "reason": "history no longer covers the requested id; refetch state",
-                    "requested": req.last_event_id,
+                    "requested": requested,
                     "lastEventId": head.to_string(),
                 });
                 first.push_back(control_frame(Some(head), "reset", &body));
@@ -464,7 +561,7 @@ impl Hub {
                 first.extend(
                     events
                         .iter()
-                        .filter(|e| conn.is_targeted(&e.target) && self.allowed(&conn, e))
+                        .filter(|e| conn.is_targeted(&e.target) && self.allowed(conn, e))
                         .map(|e| e.frame.clone()),
                 );
                 Counters::add(
@@ -474,18 +571,13 @@ impl Hub {
             }
             None => {}
         }
-        Counters::add(&self.inner.counters.connections_opened, 1);
-        tracing::info!(target: "sse_hub::connection.added", connection = %conn.id, user = %conn.user, "connection.added");
-        Ok(EventStream {
+        EventStream {
             first,
             cancelled: Box::pin(conn.cancel.clone().cancelled_owned()),
             rx,
             done: false,
-            guard: ConnectionGuard {
-                hub: self.clone(),
-                conn,
-            },
-        })
+            guard,
+        }
     }
 
     fn unregister(&self, conn: &Arc<Connection>) {
@@ -665,6 +757,8 @@ impl Hub {
             replayed_events: Counters::get(&c.replayed_events),
             resets_sent: Counters::get(&c.resets_sent),
             uptime_secs: self.inner.started.elapsed().as_secs(),
+            broker_errors: Counters::get(&c.broker_errors),
+            publish_failures: Counters::get(&c.publish_failures),
         }
     }
 

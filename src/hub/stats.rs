@@ -19,6 +19,8 @@ pub(crate) struct Counters {
     pub(crate) deliveries_per_second: AtomicU64,
     pub(crate) replayed_events: AtomicU64,
     pub(crate) resets_sent: AtomicU64,
+    pub(crate) broker_errors: AtomicU64,
+    pub(crate) publish_failures: AtomicU64,
 }
 
 impl Counters {
@@ -95,4 +97,8 @@ pub struct HubStats {
     pub resets_sent: u64,
     /// Seconds since the hub started.
     pub uptime_secs: u64,
+    /// Failed reads from the broker (each retried).
+    pub broker_errors: u64,
+    /// Publishes refused because the broker was unavailable.
+    pub publish_failures: u64,
 }

@@ -33,9 +33,17 @@ pub async fn server() -> TestServer {
     server_with(HubConfig::default()).await
 }
 
+pub fn test_auth() -> Auth {
+    Auth::hs256(SECRET).with_demo_tokens(true, Duration::from_secs(600))
+}
+
 pub async fn server_with(config: HubConfig) -> TestServer {
-    let auth = Auth::hs256(SECRET).with_demo_tokens(true, Duration::from_secs(600));
-    let hub = Hub::new(config, auth.clone());
+    let auth = test_auth();
+    serve(Hub::new(config, auth.clone()), auth).await
+}
+
+/// Serves `hub` on 127.0.0.1:0.
+pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
     let app = sse_hub::router(hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -1,0 +1,377 @@
+//! The Redis broker: one stream for all events, one `XADD` per publish.
+//!
+//! Publishing runs a small Lua script so the idempotency check, the `XADD`
+//! (trimmed to the history length) and the key's record are one atomic step.
+//! Each node's reader tails the stream from the last id it delivered; if
+//! Redis goes away the reader retries with backoff and resumes from that id,
+//! so nothing published meanwhile is skipped. While Redis is down, publishes
+//! fail with [`HubError::BrokerUnavailable`] (503 at the API) instead of
+//! being dropped silently, and open streams stay open.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
+use redis::{AsyncConnectionConfig, Client, Value};
+use tokio::sync::Mutex;
+
+use crate::error::HubError;
+use crate::event::{EventId, EventName, NewEvent, Target, UserId};
+
+/// Settings of the Redis broker.
+#[derive(Clone, Debug)]
+pub struct RedisOptions {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Key prefix, so several hubs can share one Redis.
+    pub prefix: String,
+}
+
+impl RedisOptions {
+    /// Options for `url` with the default prefix `sse`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            prefix: "sse".into(),
+        }
+    }
+}
+
+/// An event as stored in the stream.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Its id (the stream entry id).
+    pub id: EventId,
+    /// Type.
+    pub name: EventName,
+    /// Payload.
+    pub data: String,
+    /// Target.
+    pub target: Target,
+    /// Audience restriction.
+    pub audience: Option<Vec<UserId>>,
+}
+
+const PUBLISH: &str = r#"
+if ARGV[6] ~= '' then
+  local existing = redis.call('GET', KEYS[2])
+  if existing then return {existing, '1'} end
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5])
+if ARGV[6] ~= '' then redis.call('SET', KEYS[2], id, 'PX', ARGV[7]) end
+return {id, '0'}
+"#;
+
+/// A connection to Redis for one hub node.
+pub struct RedisBroker {
+    client: Client,
+    stream: String,
+    prefix: String,
+    conn: Mutex<Option<MultiplexedConnection>>,
+}
+
+impl std::fmt::Debug for RedisBroker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBroker")
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> HubError {
+    HubError::BrokerUnavailable(e.to_string())
+}
+
+fn parse_id(s: &str) -> Result<EventId, HubError> {
+    s.parse()
+        .map_err(|_| unavailable(format!("unexpected stream id {s:?}")))
+}
+
+impl RedisBroker {
+    /// Checks the URL; connections are made on first use and remade after
+    /// failures.
+    pub fn new(options: &RedisOptions) -> Result<Self, HubError> {
+        let client = Client::open(options.url.as_str())
+            .map_err(|e| HubError::invalid("broker url", &e.to_string()))?;
+        Ok(Self {
+            client,
+            stream: format!("{}:events", options.prefix),
+            prefix: options.prefix.clone(),
+            conn: Mutex::new(None),
+        })
+    }
+
+    async fn connection(&self) -> Result<MultiplexedConnection, HubError> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)));
+        let c = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(unavailable)?;
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Runs `cmd`; on failure forgets the connection so the next call
+    /// reconnects.
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, HubError> {
+        let mut c = self.connection().await?;
+        match cmd.query_async(&mut c).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
+                    *self.conn.lock().await = None;
+                }
+                Err(unavailable(e))
+            }
+        }
+    }
+
+    /// Appends an event; returns its id and whether the idempotency key
+    /// had been used already.
+    pub async fn publish(
+        &self,
+        ev: &NewEvent,
+        max_len: usize,
+        key_ttl: Duration,
+    ) -> Result<(EventId, bool), HubError> {
+        let target = serde_json::to_string(&ev.target).map_err(unavailable)?;
+        let audience = ev
+            .audience
+            .as_ref()
+            .map(|a| serde_json::to_string(a).unwrap_or_default())
+            .unwrap_or_default();
+        let dedup_key = ev.dedup_key.as_deref();
+        let key = format!("{}:dedup:{}", self.prefix, dedup_key.unwrap_or(""));
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(PUBLISH)
+            .arg(2)
+            .arg(&self.stream)
+            .arg(&key)
+            .arg(max_len.max(1))
+            .arg(ev.name.as_str())
+            .arg(&ev.data)
+            .arg(target)
+            .arg(audience)
+            .arg(dedup_key.unwrap_or(""))
+            .arg(key_ttl.as_millis().max(1) as u64);
+        let (id, dup): (String, String) = self.query(&cmd).await?;
+        Ok((parse_id(&id)?, dup == "1"))
+    }
+
+    /// The newest id in the stream (`0-0` when empty).
+    pub async fn head(&self) -> Result<EventId, HubError> {
+        let reply: StreamRangeReply = self
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(&self.stream)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
+        match reply.ids.first() {
+            Some(e) => parse_id(&e.id),
+            None => Ok(EventId::new(0, 0)),
+        }
+    }
+
+    /// Whether the stream still holds `id`.
+    pub async fn contains(&self, id: EventId) -> Result<bool, HubError> {
+        let s = id.to_string();
+        let reply: StreamRangeReply = self
+            .query(redis::cmd("XRANGE").arg(&self.stream).arg(&s).arg(&s))
+            .await?;
+        Ok(!reply.ids.is_empty())
+    }
+
+    /// Events after `after` up to and including `upto`, oldest first, at
+    /// most `max`.
+    pub async fn range(
+        &self,
+        after: EventId,
+        upto: EventId,
+        max: usize,
+    ) -> Result<Vec<StoredEvent>, HubError> {
+        let reply: StreamRangeReply = self
+            .query(
+                redis::cmd("XRANGE")
+                    .arg(&self.stream)
+                    .arg(format!("({after}"))
+                    .arg(upto.to_string())
+                    .arg("COUNT")
+                    .arg(max.max(1)),
+            )
+            .await?;
+        reply.ids.iter().map(decode).collect()
+    }
+
+    /// Trims entries older than `min_ms`.
+    pub async fn trim_older_than(&self, min_ms: u64) -> Result<(), HubError> {
+        let _: Value = self
+            .query(
+                redis::cmd("XTRIM")
+                    .arg(&self.stream)
+                    .arg("MINID")
+                    .arg("~")
+                    .arg(min_ms),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records this node's numbers for the cluster view (expire after `ttl`).
+    pub async fn report_node(&self, node: &str, json: &str, ttl: Duration) -> Result<(), HubError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(format!("{}:node:{node}", self.prefix))
+            .arg(json)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .ignore();
+        pipe.cmd("SADD")
+            .arg(format!("{}:nodes", self.prefix))
+            .arg(node)
+            .ignore();
+        let mut c = self.connection().await?;
+        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+    }
+
+    /// The live nodes' reports.
+    pub async fn nodes(&self) -> Result<Vec<(String, String)>, HubError> {
+        let ids: Vec<String> = self
+            .query(redis::cmd("SMEMBERS").arg(format!("{}:nodes", self.prefix)))
+            .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys: Vec<String> = ids
+            .iter()
+            .map(|n| format!("{}:node:{n}", self.prefix))
+            .collect();
+        let reports: Vec<Option<String>> = self.query(redis::cmd("MGET").arg(&keys)).await?;
+        let mut live = Vec::new();
+        for (id, report) in ids.into_iter().zip(reports) {
+            match report {
+                Some(r) => live.push((id, r)),
+                None => {
+                    let _: Result<Value, _> = self
+                        .query(
+                            redis::cmd("SREM")
+                                .arg(format!("{}:nodes", self.prefix))
+                                .arg(&id),
+                        )
+                        .await;
+                }
+            }
+        }
+        live.sort();
+        Ok(live)
+    }
+
+    /// A reader for this node, starting after `after`.
+    pub fn reader(&self, after: EventId) -> Reader {
+        Reader {
+            client: self.client.clone(),
+            stream: self.stream.clone(),
+            after,
+            conn: None,
+        }
+    }
+}
+
+/// Tails the stream for one node.
+pub struct Reader {
+    client: Client,
+    stream: String,
+    after: EventId,
+    conn: Option<MultiplexedConnection>,
+}
+
+impl Reader {
+    /// The next batch after the last one returned, waiting up to `block`.
+    /// On error the connection is dropped and remade on the next call; the
+    /// position is kept, so nothing is skipped.
+    pub async fn next(&mut self, block: Duration) -> Result<Vec<StoredEvent>, HubError> {
+        if self.conn.is_none() {
+            let config = AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_response_timeout(Some(block + Duration::from_secs(2)));
+            self.conn = Some(
+                self.client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(unavailable)?,
+            );
+        }
+        let c = self.conn.as_mut().expect("just set");
+        let reply: Result<Option<StreamReadReply>, _> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(512)
+            .arg("BLOCK")
+            .arg(block.as_millis() as u64)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(self.after.to_string())
+            .query_async(c)
+            .await;
+        let reply = match reply {
+            Ok(r) => r,
+            Err(e) => {
+                self.conn = None;
+                return Err(unavailable(e));
+            }
+        };
+        let mut out = Vec::new();
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            for entry in &key.ids {
+                let ev = decode(entry)?;
+                self.after = ev.id;
+                out.push(ev);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The id after which the next batch starts.
+    pub fn position(&self) -> EventId {
+        self.after
+    }
+}
+
+fn field(map: &HashMap<String, Value>, k: &str) -> String {
+    match map.get(k) {
+        Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+        Some(Value::SimpleString(s)) => s.clone(),
+        _ => String::new(),
+    }
+}
+
+fn decode(entry: &StreamId) -> Result<StoredEvent, HubError> {
+    let id = parse_id(&entry.id)?;
+    let bad = |what: &str| unavailable(format!("stream entry {} has a bad {what}", entry.id));
+    let name = EventName::new(field(&entry.map, "n")).map_err(|_| bad("name"))?;
+    let target: Target =
+        serde_json::from_str(&field(&entry.map, "t")).map_err(|_| bad("target"))?;
+    let a = field(&entry.map, "a");
+    let audience = if a.is_empty() {
+        None
+    } else {
+        Some(serde_json::from_str(&a).map_err(|_| bad("audience"))?)
+    };
+    Ok(StoredEvent {
+        id,
+        name,
+        data: field(&entry.map, "d"),
+        target,
+        audience,
+    })
+}

@@ -1,0 +1,217 @@
+//! Several hub nodes sharing events and history through a real Redis.
+
+mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use std::time::Duration;
+
+use common::*;
+use redis_server::RedisServer;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use sse_hub::broker::RedisOptions;
+use sse_hub::{BrokerConfig, Hub, HubConfig, Role};
+
+async fn node(redis: &RedisServer) -> TestServer {
+    let auth = test_auth();
+    let hub = Hub::with_broker(
+        HubConfig::default(),
+        auth.clone(),
+        BrokerConfig::Redis(RedisOptions::new(redis.url())),
+    )
+    .await
+    .expect("hub joins through redis");
+    serve(hub, auth).await
+}
+
+#[tokio::test]
+async fn an_event_published_on_one_node_reaches_the_other_with_the_same_id() {
+    let redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut on1 = n1.connect("alice", Role::User, "").await;
+    let mut on2 = n2.connect("bob", Role::User, "").await;
+    let res = n1
+        .publish("hello", json!({"n": 1}), json!({"all": true}))
+        .await;
+    assert_eq!(
+        res["delivered"], 1,
+        "delivered counts this node's connections: {res}"
+    );
+    let (e1, e2) = (on1.next().await, on2.next().await);
+    assert_eq!((e1.event.as_str(), e2.event.as_str()), ("hello", "hello"));
+    assert_eq!(e1.id, e2.id);
+    assert_eq!(e1.id, res["id"].as_str().unwrap());
+    assert_eq!(e2.data, r#"{"n":1}"#);
+}
+
+#[tokio::test]
+async fn user_and_topic_targets_work_across_nodes() {
+    let redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut alice = n1.connect("alice", Role::User, "").await;
+    let mut bob = n2.connect("bob", Role::User, "topics=news").await;
+    n2.publish("dm", json!("for alice"), json!({"user": "alice"}))
+        .await;
+    n1.publish("headline", json!("news"), json!({"topic": "news"}))
+        .await;
+    n1.publish("sentinel", json!(null), json!({"all": true}))
+        .await;
+    assert_eq!(alice.next().await.event, "dm");
+    assert_eq!(alice.next().await.event, "sentinel");
+    assert_eq!(bob.next().await.event, "headline");
+    assert_eq!(bob.next().await.event, "sentinel");
+    // Runtime subscription on node 2, published from node 1.
+    let (st, _) = n2
+        .post(
+            "/api/sse/subscribe",
+            &n2.token("bob", Role::User),
+            json!({"topics": ["sport"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    n1.publish("score", json!("1-0"), json!({"topic": "sport"}))
+        .await;
+    assert_eq!(bob.next().await.event, "score");
+}
+
+#[tokio::test]
+async fn a_client_resumes_on_another_node_and_after_every_node_restarted() {
+    let redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let token = n1.token("alice", Role::User);
+    let mut c = SseClient::open(
+        &n1.http,
+        &n1.url(&format!("/api/sse/stream?token={token}")),
+        None,
+    )
+    .await
+    .unwrap();
+    n1.publish("n", json!(1), json!({"all": true})).await;
+    let seen = c.next().await;
+    drop(c);
+    n2.publish("n", json!(2), json!({"user": "alice"})).await;
+    n2.publish("n", json!(3), json!({"user": "bob"})).await;
+    n1.publish("n", json!(4), json!({"all": true})).await;
+    let mut c = SseClient::open(
+        &n2.http,
+        &n2.url(&format!("/api/sse/stream?token={token}")),
+        Some(&seen.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.next().await.data, "2");
+    assert_eq!(c.next().await.data, "4");
+    c.expect_silence(300).await;
+    drop(c);
+    // Every node gone: a brand-new node still replays from Redis.
+    drop((n1, n2));
+    let n3 = node(&redis).await;
+    let mut c = SseClient::open(
+        &n3.http,
+        &n3.url(&format!("/api/sse/stream?token={token}")),
+        Some(&seen.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.next().await.data, "2");
+    assert_eq!(c.next().await.data, "4");
+    // An id the stream never held is a reset, not a silent gap.
+    let mut c = SseClient::open(
+        &n3.http,
+        &n3.url(&format!("/api/sse/stream?token={token}")),
+        Some("1-1"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(c.next().await.event, "reset");
+}
+
+#[tokio::test]
+async fn redis_restart_mid_stream_refuses_publishes_then_recovers() {
+    let mut redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let token = n2.token("alice", Role::User);
+    let url = n2.url(&format!("/api/sse/stream?token={token}"));
+    let mut c = SseClient::open(&n2.http, &url, None).await.unwrap();
+    n1.publish("n", json!("before"), json!({"all": true})).await;
+    let before = c.next().await;
+    assert_eq!(before.data, "\"before\"");
+
+    redis.stop();
+    let publisher = n1.token("ops", Role::Admin);
+    let body = json!({"event": "n", "data": "while down", "target": {"all": true}});
+    let (st, err) = n1.post("/api/sse/publish", &publisher, body).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{err}");
+    assert_eq!(err["code"], "broker_unavailable");
+    // Open streams stay open.
+    c.expect_silence(500).await;
+
+    redis.restart();
+    let body = json!({"event": "n", "data": "after", "target": {"all": true}});
+    let mut published = Value::Null;
+    for _ in 0..100 {
+        let (st, res) = n1.post("/api/sse/publish", &publisher, body.clone()).await;
+        if st == StatusCode::OK {
+            published = res;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(published["id"].is_string(), "publishing never recovered");
+    let e = c.next_within(15).await.expect("stream still open");
+    assert_eq!(e.data, "\"after\"");
+    assert_eq!(e.id, published["id"].as_str().unwrap());
+    // History survived the restart (append-only file): resume from before.
+    let mut again = SseClient::open(
+        &n1.http,
+        &n1.url(&format!("/api/sse/stream?token={token}")),
+        Some(&before.id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.next().await.data, "\"after\"");
+    let (_, stats) = n1.get("/api/sse/stats", &publisher).await;
+    assert!(stats["publishFailures"].as_u64().unwrap() >= 1, "{stats}");
+}
+
+#[tokio::test]
+async fn stats_show_the_whole_cluster() {
+    let redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let _a = n1.connect("alice", Role::User, "").await;
+    let _b = n2.connect("bob", Role::User, "").await;
+    let _c = n2.connect("carol", Role::User, "").await;
+    let admin = n1.token("ops", Role::Admin);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (st, stats) = n1.get("/api/sse/stats", &admin).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(stats["totalConnections"], 1, "this node's own count");
+        if stats["cluster"]["totalConnections"] == 3
+            && stats["cluster"]["nodes"].as_array().map(Vec::len) == Some(2)
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "cluster view never complete: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_holds_across_nodes() {
+    let redis = RedisServer::start();
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    let mut c = n2.connect("alice", Role::User, "").await;
+    let t = n1.token("ops", Role::Admin);
+    let body = json!({"event": "order", "data": 42, "id": "order-42", "target": {"all": true}});
+    let (_, first) = n1.post("/api/sse/publish", &t, body.clone()).await;
+    let (_, second) = n2.post("/api/sse/publish", &t, body).await;
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(second["duplicate"], true);
+    assert_eq!(c.next().await.event, "order");
+    c.expect_silence(300).await;
+}
