@@ -120,3 +120,39 @@ test('screenshot of the dashboard as a test artifact', async ({ page }, testInfo
   await page.screenshot({ path, fullPage: true });
   await testInfo.attach('dashboard', { path, contentType: 'image/png' });
 });
+
+test('two tabs of one user share one upstream connection and both show events', async ({ browser, request }) => {
+  const ctx = await browser.newContext();
+  const tab1 = await ctx.newPage();
+  const tab2 = await ctx.newPage();
+  await tab1.goto('/sse-demo');
+  await signIn(tab1, 'sharer');
+  await tab2.goto('/sse-demo');
+  await signIn(tab2, 'sharer');
+  const admin = await (await request.post('/api/auth/demo-token', { data: { userId: 'auditor', role: 'admin' } })).json();
+  const sharerConnections = async () => {
+    const stats = await (await request.get('/api/sse/stats', { headers: { Authorization: `Bearer ${admin.token}` } })).json();
+    const row = stats.users.find((u: { userId: string }) => u.userId === 'sharer');
+    return row ? row.connections : 0;
+  };
+  // The replaced guest connections go away; one upstream stays for both tabs.
+  await expect.poll(sharerConnections, { timeout: 10_000 }).toBe(1);
+  const tok = await (await request.post('/api/auth/demo-token', { data: { userId: 'announcer', role: 'publisher' } })).json();
+  const publish = async (message: string) => {
+    const res = await request.post('/api/sse/publish', {
+      headers: { Authorization: `Bearer ${tok.token}` },
+      data: { event: 'notification', data: { message, level: 'info' }, target: { user: 'sharer' } },
+    });
+    expect(res.status()).toBe(200);
+  };
+  await publish('to every tab');
+  await expect(notification(tab1, 'to every tab')).toHaveCount(1);
+  await expect(notification(tab2, 'to every tab')).toHaveCount(1);
+  // Whichever tab led, closing the first leaves the second connected.
+  await tab1.close();
+  await expect(tab2.getByTestId('connection-state')).toHaveText('open', { timeout: 15_000 });
+  await publish('after the first tab closed');
+  await expect(notification(tab2, 'after the first tab closed')).toHaveCount(1);
+  await expect.poll(sharerConnections, { timeout: 10_000 }).toBe(1);
+  await ctx.close();
+});

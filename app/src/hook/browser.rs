@@ -21,12 +21,14 @@ pub(super) struct Live {
     listening: HashSet<String>,
     timer: Option<TimeoutHandle>,
     /// Whether the user wants a connection (connect called, not disconnect).
-    wanted: bool,
+    pub(super) wanted: bool,
     /// The server's `retry` hint, from the `connected` / `shutdown` events.
     server_retry: Option<u32>,
     opened_at: Option<f64>,
     /// The `online` listener, installed once per hook.
     online: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    /// Sharing one connection between tabs.
+    pub(super) tabs: super::tabs::Tabs,
 }
 
 fn now_ms() -> f64 {
@@ -38,6 +40,9 @@ pub(super) fn start(ctx: Ctx) {
     ctx.live.update_value(|l| l.wanted = true);
     watch_online(ctx);
     ctx.attempts.set(0);
+    if ctx.options.with_value(|o| o.share_across_tabs) && super::tabs::join(ctx) {
+        return;
+    }
     open(ctx);
 }
 
@@ -77,6 +82,8 @@ pub(super) fn stop(ctx: Ctx) {
         close(l);
     });
     let _ = ctx.state.try_set(SseState::Closed);
+    super::tabs::share_state(ctx);
+    super::tabs::leave(ctx);
 }
 
 fn close(l: &mut Live) {
@@ -92,7 +99,7 @@ fn close(l: &mut Live) {
     l.opened_at = None;
 }
 
-fn open(ctx: Ctx) {
+pub(super) fn open(ctx: Ctx) {
     ctx.live.update_value(|l| {
         l.retired.clear();
         close(l);
@@ -167,6 +174,18 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
         data: m.data().as_string().unwrap_or_default(),
         id: (!id.is_empty()).then_some(id),
     };
+    deliver(ctx, msg.clone());
+    super::tabs::relay(ctx, &msg);
+    if msg.event_type == "auth.expired" {
+        // The stream ends next; reconnect at once with the (refreshed) token.
+        ctx.live.update_value(close);
+        schedule(ctx, 0);
+    }
+}
+
+/// Updates the signals and runs the handlers for one event, whether it came
+/// from this tab's `EventSource` or was relayed by the leader tab.
+pub(super) fn deliver(ctx: Ctx, msg: SseMessage) {
     if matches!(msg.event_type.as_str(), "connected" | "shutdown") {
         if let Ok(v) = msg.json::<serde_json::Value>() {
             if let Some(r) = v.get("retry").and_then(|r| r.as_u64()) {
@@ -187,11 +206,6 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
     ctx.last_event.set(Some(msg.clone()));
     for f in handlers {
         f(&msg);
-    }
-    if msg.event_type == "auth.expired" {
-        // The stream ends next; reconnect at once with the (refreshed) token.
-        ctx.live.update_value(close);
-        schedule(ctx, 0);
     }
 }
 

@@ -27,6 +27,12 @@
 //! token in the URL. A failed attempt is probed once with `fetch` to read
 //! the status the `EventSource` API hides: 401, 403 and 204 stop retrying
 //! with a clear error. Coming back online reconnects at once.
+//!
+//! Tabs of one origin that open the same stream share one upstream
+//! connection (`share_across_tabs`, on by default): a leader tab elected
+//! with Web Locks holds the `EventSource` and relays events and state to
+//! the others over a `BroadcastChannel`; when it closes, the next tab takes
+//! over and resumes from the last event id.
 
 pub mod backoff;
 
@@ -135,6 +141,10 @@ pub struct UseSseOptions {
     pub stable_after_ms: u32,
     /// Connect as soon as the component mounts.
     pub immediate: bool,
+    /// Tabs of this origin that open the same stream (same URL, user,
+    /// filter and topics) share one upstream connection: one leader tab
+    /// holds it and relays events to the others.
+    pub share_across_tabs: bool,
 }
 
 impl Default for UseSseOptions {
@@ -151,6 +161,7 @@ impl Default for UseSseOptions {
             max_attempts: None,
             stable_after_ms: 5000,
             immediate: true,
+            share_across_tabs: true,
         }
     }
 }
@@ -268,6 +279,13 @@ pub fn use_sse_with_options(url: impl Into<String>, options: UseSseOptions) -> U
                 browser::start(ctx);
             }
         });
+        // A leader tab tells the others where the connection stands.
+        Effect::new(move |_| {
+            ctx.state.track();
+            ctx.attempts.track();
+            ctx.error.track();
+            tabs::share_state(ctx);
+        });
         on_cleanup(move || {
             browser::stop(ctx);
             browser::unwatch_online(ctx);
@@ -354,6 +372,8 @@ fn encode(s: &str) -> String {
 
 #[cfg(not(feature = "ssr"))]
 mod browser;
+#[cfg(not(feature = "ssr"))]
+mod tabs;
 
 #[cfg(test)]
 mod tests {
