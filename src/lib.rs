@@ -32,6 +32,7 @@ pub mod event;
 pub mod helpers;
 pub mod hub;
 pub mod metrics;
+pub mod net;
 pub mod wire;
 
 pub use api::{router, ApiError};
@@ -41,4 +42,4 @@ pub use config::HubConfig;
 pub use error::HubError;
 pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
 pub use helpers::{ChangeAction, Level};
-pub use hub::{ClusterStats, ConnectRequest, EventStream, Hub, HubStats, Published};
+pub use hub::{ClusterStats, ConnectRequest, Cut, EventStream, Hub, HubStats, Published};

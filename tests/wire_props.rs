@@ -91,3 +91,59 @@ fn back_to_back_frames_stay_separate() {
     assert_eq!(events[7].data, "line\n7\n");
     assert_eq!(events[49].id, "1-49");
 }
+
+fn query_strategy() -> impl Strategy<Value = String> {
+    // Mostly well-formed pairs with hostile values, plus raw noise.
+    let key = prop_oneof![
+        Just("events".to_string()),
+        Just("topics".to_string()),
+        Just("sessionId".to_string()),
+        Just("lastEventId".to_string()),
+        Just("token".to_string()),
+        "[a-z%0-9]{1,12}",
+    ];
+    let value = prop_oneof![
+        "(?s).{0,40}",
+        "[a-z,]{0,80}",
+        "(%[0-9A-F]{2}){0,20}",
+        Just("a%0D%0Aevent:x".to_string())
+    ];
+    prop_oneof![
+        proptest::collection::vec((key, value), 0..40).prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("&")
+        }),
+        "(?s).{0,300}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    /// The query parser never panics, and whatever it accepts is within
+    /// bounds and holds no character that could break a frame.
+    #[test]
+    fn stream_query_parser_holds_its_bounds(q in query_strategy()) {
+        let cfg = sse_hub::HubConfig::default();
+        if let Ok(parsed) = sse_hub::api::parse_stream_query(&q, &cfg) {
+            let filter = parsed.filter.unwrap_or_default();
+            prop_assert!(filter.len() <= cfg.max_filters_per_connection);
+            prop_assert!(parsed.topics.len() <= cfg.max_topics_per_connection);
+            prop_assert!(parsed.metadata.len() <= cfg.max_metadata_pairs);
+            for name in filter.iter().map(|n| n.as_str()).chain(parsed.topics.iter().map(|t| t.as_str())) {
+                prop_assert!(!name.is_empty() && name.len() <= 128);
+                prop_assert!(!name.chars().any(|c| c.is_control() || c == ','));
+            }
+            for (k, v) in &parsed.metadata {
+                prop_assert!(k.len() <= 64 && v.len() <= 256);
+                prop_assert!(!k.chars().chain(v.chars()).any(char::is_control));
+            }
+            if let Some(s) = &parsed.session_id {
+                prop_assert!(!s.chars().any(char::is_control));
+            }
+        }
+    }
+}

@@ -65,11 +65,12 @@ test('a refused token stops retrying with a clear error', async ({ page }) => {
     await waitHealthy();
     await page.goto(`${base}/sse-demo`);
     await signIn(page, 'expiring');
-    // Restart with another secret: the old token is now invalid (401).
+    // Restart with another secret and no demo tokens: the old token is now
+    // invalid (401) and the page's refresh callback cannot get a new one.
     server.kill('SIGKILL');
     const other = spawn(`${root}/target/debug/server`, [
       '--addr', `127.0.0.1:${port}`, '--site-root', `${root}/target/site`,
-      '--jwt-secret', 'a-completely-different-secret-0123456789', '--log', 'warn',
+      '--jwt-secret', 'a-completely-different-secret-0123456789', '--demo', 'false', '--log', 'warn',
     ], { stdio: 'ignore' });
     try {
       await waitHealthy();
@@ -144,5 +145,45 @@ test('with Redis, events published while the node was down arrive exactly once',
     nodeA.kill('SIGKILL');
     nodeB.kill('SIGKILL');
     redis.kill('SIGKILL');
+  }
+});
+
+test('an expiring token is refreshed through the callback and no event is lost', async ({ page }) => {
+  test.setTimeout(60_000);
+  const port = 3131;
+  const server = spawn(`${root}/target/debug/server`, [
+    '--addr', `127.0.0.1:${port}`, '--site-root', `${root}/target/site`,
+    '--jwt-secret', 'e2e-refresh-secret-0123456789abcdef', '--demo-token-ttl-secs', '8',
+    '--demo-tick-ms', '0', '--log', 'warn',
+  ], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 100; i++) {
+      try { if ((await fetch(`http://127.0.0.1:${port}/api/health`)).ok) break; } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await page.goto(`http://127.0.0.1:${port}/sse-demo`);
+    await signIn(page, 'renewer');
+    const tok = await (await fetch(`http://127.0.0.1:${port}/api/auth/demo-token`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ userId: 'announcer', role: 'publisher' }),
+    })).json();
+    // Publish across at least one expiry (tokens live 8 s; streams close 5 s early).
+    for (let n = 1; n <= 12; n++) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/sse/publish`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.token}` },
+        body: JSON.stringify({ event: 'notification', data: { message: `tick ${n}.`, level: 'info' }, target: { user: 'renewer' } }),
+      });
+      expect(res.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    await expect(page.locator('[data-testid="event-log-item"][data-event="auth.expired"]').first()).toBeAttached();
+    for (let n = 1; n <= 12; n++) {
+      await expect(notification(page, `tick ${n}.`)).toHaveCount(1);
+    }
+    await expect(page.getByTestId('connection-state')).toHaveText('open');
+    await expect(page.getByTestId('user')).toContainText('Signed in as renewer');
+  } finally {
+    server.kill('SIGKILL');
   }
 });

@@ -109,6 +109,11 @@ pub struct Config {
     #[arg(long, env = "HUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
     pub max_event_bytes: usize,
 
+    /// Drop a connection whose socket has not accepted a byte for this many
+    /// seconds (a client that stopped reading).
+    #[arg(long, env = "HUB_WRITE_STALL_SECS", default_value_t = 30)]
+    pub write_stall_secs: u64,
+
     /// Seconds to wait for streams to close on shutdown.
     #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,

@@ -146,6 +146,10 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", cfg.addr))?;
     let local = listener.local_addr()?;
+    let listener = sse_hub::net::StallGuardListener::new(
+        listener,
+        Duration::from_secs(cfg.write_stall_secs.max(1)),
+    );
     tracing::info!("SSE hub listening on http://{local} (dashboard: http://{local}/sse-demo)");
     println!("SSE hub ready: http://{local}/sse-demo");
 

@@ -18,22 +18,19 @@ mod cluster;
 mod connection;
 mod history;
 mod stats;
+mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use futures_util::Stream;
 use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::mpsc;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 pub use self::cluster::ClusterStats;
 pub use self::connection::Connection;
@@ -41,6 +38,8 @@ use self::connection::{Frame, Queued};
 use self::history::{History, Resume};
 use self::stats::Counters;
 pub use self::stats::{HubStats, TopicStats, UserStats};
+use self::stream::ConnectionGuard;
+pub use self::stream::{Cut, EventStream};
 use crate::auth::{Auth, Principal};
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -866,62 +865,4 @@ impl Hub {
 fn control_frame(id: Option<EventId>, name: &str, data: &serde_json::Value) -> Bytes {
     let name = EventName::new(name).expect("control event names are valid");
     wire::event_frame(id, Some(&name), &data.to_string())
-}
-
-struct ConnectionGuard {
-    hub: Hub,
-    conn: Arc<Connection>,
-}
-
-impl Drop for ConnectionGuard {
-    fn drop(&mut self) {
-        self.hub.unregister(&self.conn);
-    }
-}
-
-/// The bytes of one SSE stream. Dropping it (the client went away)
-/// unregisters the connection.
-pub struct EventStream {
-    first: VecDeque<Bytes>,
-    cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
-    rx: mpsc::Receiver<Frame>,
-    done: bool,
-    guard: ConnectionGuard,
-}
-
-impl EventStream {
-    /// The connection this stream belongs to.
-    pub fn connection_id(&self) -> &ConnectionId {
-        &self.guard.conn.id
-    }
-}
-
-impl Stream for EventStream {
-    type Item = Bytes;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let this = &mut *self;
-        if this.done {
-            return Poll::Ready(None);
-        }
-        if let Some(b) = this.first.pop_front() {
-            return Poll::Ready(Some(b));
-        }
-        if this.cancelled.as_mut().poll(cx).is_ready() {
-            this.done = true;
-            return Poll::Ready(None);
-        }
-        match this.rx.poll_recv(cx) {
-            Poll::Ready(Some(Frame::Data(b))) => Poll::Ready(Some(b)),
-            Poll::Ready(Some(Frame::Close(b))) => {
-                this.done = true;
-                Poll::Ready(Some(b))
-            }
-            Poll::Ready(None) => {
-                this.done = true;
-                Poll::Ready(None)
-            }
-            Poll::Pending => Poll::Pending,
-        }
-    }
 }

@@ -47,6 +47,7 @@ pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
     let app = sse_hub::router(hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let listener = sse_hub::net::StallGuardListener::new(listener, Duration::from_secs(2));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

@@ -1,5 +1,6 @@
 //! A real `redis-server` (Debian package) on a free loopback port, with an
 //! append-only file so a restart keeps the stream.
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

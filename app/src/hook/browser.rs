@@ -27,6 +27,8 @@ pub(super) struct Live {
     opened_at: Option<f64>,
     /// The `online` listener, installed once per hook.
     online: Option<Closure<dyn FnMut(web_sys::Event)>>,
+    /// Whether the token was refreshed since the last open connection.
+    refreshed: bool,
     /// Sharing one connection between tabs.
     pub(super) tabs: super::tabs::Tabs,
 }
@@ -125,7 +127,10 @@ pub(super) fn open(ctx: Ctx) {
     ctx.state.set(SseState::Connecting);
 
     let on_open = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| {
-        ctx.live.update_value(|l| l.opened_at = Some(now_ms()));
+        ctx.live.update_value(|l| {
+            l.opened_at = Some(now_ms());
+            l.refreshed = false;
+        });
         ctx.error.set(None);
         ctx.state.set(SseState::Open);
     });
@@ -177,9 +182,18 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
     deliver(ctx, msg.clone());
     super::tabs::relay(ctx, &msg);
     if msg.event_type == "auth.expired" {
-        // The stream ends next; reconnect at once with the (refreshed) token.
+        // The stream ends next: get a fresh token, then reconnect at once
+        // from the last event id.
         ctx.live.update_value(close);
-        schedule(ctx, 0);
+        match ctx.options.with_value(|o| o.refresh_token.clone()) {
+            Some(refresh) => leptos::task::spawn_local(async move {
+                let _ = refresh().await;
+                if ctx.live.try_with_value(|l| l.wanted) == Some(true) {
+                    schedule(ctx, 0);
+                }
+            }),
+            None => schedule(ctx, 0),
+        }
     }
 }
 
@@ -232,19 +246,43 @@ fn on_error(ctx: Ctx) {
     match url {
         // The attempt never opened: ask the server why before retrying.
         Some(url) if !opened => leptos::task::spawn_local(async move {
-            if let Some(reason) = refusal(&url).await {
-                ctx.error.set(Some(reason));
-                ctx.state.set(SseState::Failed);
-            } else if ctx.live.with_value(|l| l.wanted && l.source.is_none()) {
-                retry_later(ctx);
+            match refusal(&url).await {
+                Some(Refusal::Unauthorized(reason)) => {
+                    // One refresh per refusal: a fresh token gets one retry.
+                    let refresh = ctx.options.with_value(|o| o.refresh_token.clone());
+                    let retried = ctx
+                        .live
+                        .try_update_value(|l| std::mem::replace(&mut l.refreshed, true));
+                    match refresh {
+                        Some(refresh) if retried == Some(false) && refresh().await => open(ctx),
+                        _ => {
+                            ctx.error.set(Some(reason));
+                            ctx.state.set(SseState::Failed);
+                        }
+                    }
+                }
+                Some(Refusal::Final(reason)) => {
+                    ctx.error.set(Some(reason));
+                    ctx.state.set(SseState::Failed);
+                }
+                None if ctx.live.with_value(|l| l.wanted && l.source.is_none()) => retry_later(ctx),
+                None => {}
             }
         }),
         _ => retry_later(ctx),
     }
 }
 
+/// Why the server refused a connection.
+enum Refusal {
+    /// 401: a fresh token may help.
+    Unauthorized(String),
+    /// 403 or 204: retrying will not help.
+    Final(String),
+}
+
 /// Why the server refuses `url` for good (401, 403, 204), if it does.
-async fn refusal(url: &str) -> Option<String> {
+async fn refusal(url: &str) -> Option<Refusal> {
     let abort = web_sys::AbortController::new().ok()?;
     let res = gloo_net::http::Request::get(url)
         .abort_signal(Some(&abort.signal()))
@@ -258,14 +296,15 @@ async fn refusal(url: &str) -> Option<String> {
             let msg = body
                 .and_then(|b| b.get("error").and_then(|e| e.as_str()).map(str::to_string))
                 .unwrap_or_default();
-            let what = if status == 401 {
-                "unauthorized"
+            if status == 401 {
+                Some(Refusal::Unauthorized(format!("unauthorized (401): {msg}")))
             } else {
-                "forbidden"
-            };
-            Some(format!("{what} ({status}): {msg}"))
+                Some(Refusal::Final(format!("forbidden (403): {msg}")))
+            }
         }
-        204 => Some("the server asked not to reconnect (204)".to_string()),
+        204 => Some(Refusal::Final(
+            "the server asked not to reconnect (204)".to_string(),
+        )),
         _ => None,
     };
     abort.abort();

@@ -141,6 +141,8 @@ pub struct UseSseOptions {
     pub stable_after_ms: u32,
     /// Connect as soon as the component mounts.
     pub immediate: bool,
+    /// Called when the token expires or is refused; see [`TokenRefresh`].
+    pub refresh_token: Option<TokenRefresh>,
     /// Tabs of this origin that open the same stream (same URL, user,
     /// filter and topics) share one upstream connection: one leader tab
     /// holds it and relays events to the others.
@@ -161,12 +163,20 @@ impl Default for UseSseOptions {
             max_attempts: None,
             stable_after_ms: 5000,
             immediate: true,
+            refresh_token: None,
             share_across_tabs: true,
         }
     }
 }
 
 type Handler = Arc<dyn Fn(&SseMessage) + Send + Sync>;
+
+/// Fetches a fresh token when the hub says the current one expired (or
+/// refuses it with 401). It should update the signal passed as
+/// [`UseSseOptions::token`] and resolve to `true`; the hook then reconnects
+/// from the last event id, so nothing is lost.
+pub type TokenRefresh =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool>>> + Send + Sync>;
 
 /// A closure returned by the hook (`connect`, `disconnect`).
 pub type Action = Arc<dyn Fn() + Send + Sync>;

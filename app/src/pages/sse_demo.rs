@@ -138,6 +138,15 @@ pub fn SseDemoPage() -> impl IntoView {
             events: filter.into(),
             topics: topics.into(),
             immediate: false,
+            // Demo tokens are short-lived: get a new one for the same user.
+            refresh_token: Some(std::sync::Arc::new(move || {
+                Box::pin(async move {
+                    match (session.user.get_untracked(), session.role.get_untracked()) {
+                        (Some(user), role) => session.sign_in(user, role).await.is_ok(),
+                        _ => false,
+                    }
+                })
+            })),
             ..Default::default()
         },
     );
