@@ -81,6 +81,20 @@ fn spawn_demo_ticker(hub: Hub, every: Duration) {
     });
 }
 
+/// Binds with a deep accept queue: SSE clients arrive in bursts (a deploy,
+/// a network blip), and a full queue drops SYNs, which cost each client a
+/// one-second retransmit.
+fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)
+}
+
 /// Builds the hub; a broker that is not reachable yet (Redis starting next
 /// to us) is retried for a while before giving up.
 async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
@@ -142,9 +156,7 @@ async fn main() -> anyhow::Result<()> {
         .with_state(options);
     let app = sse_hub::router(hub.clone()).merge(ui);
 
-    let listener = tokio::net::TcpListener::bind(cfg.addr)
-        .await
-        .with_context(|| format!("binding {}", cfg.addr))?;
+    let listener = bind(cfg.addr).with_context(|| format!("binding {}", cfg.addr))?;
     let local = listener.local_addr()?;
     let listener = sse_hub::net::StallGuardListener::new(
         listener,

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs the benchmark matrix against this hub and, side by side, nginx+nchan,
+# and writes bench/RESULTS.md. Everything stays on loopback.
+#   bash bench/run.sh            full matrix (100 / 1 000 / 10 000 connections
+#                                × 1 000 events at 1 000/s, 256-byte payload;
+#                                idle 15 000-connection hold; criterion)
+#   HUB_URL=127.0.0.1:4000 bash bench/run.sh   point at another running hub
+#                                              (skips starting ours)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export LEPTOS_OUTPUT_NAME=sse-hub
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if ! [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light libnginx-mod-nchan
+  as_root service nginx stop >/dev/null 2>&1 || true
+fi
+ulimit -n "$(ulimit -Hn)"
+
+cargo build --release -p server -p sse-bench
+BENCH=target/release/sse-bench
+SECRET=bench-secret-0123456789abcdef0123
+HUB_ADDR=${HUB_URL:-127.0.0.1:3900}
+NCHAN_ADDR=127.0.0.1:3901
+work=$(mktemp -d)
+cleanup() { [ -n "${hub_pid:-}" ] && kill "$hub_pid" 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+if [ -z "${HUB_URL:-}" ]; then
+  target/release/server --addr "$HUB_ADDR" --jwt-secret "$SECRET" --demo false \
+    --max-connections 20000 --log warn >"$work/hub.log" 2>&1 &
+  hub_pid=$!
+fi
+mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
+cat >"$work/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+pid $work/nginx.pid;
+error_log $work/nginx/logs/error.log warn;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/tmp;
+  server {
+    listen $NCHAN_ADDR;
+    location = /pub { nchan_publisher; nchan_channel_id \$arg_ch; nchan_message_buffer_length 2000; }
+    location = /sub { nchan_subscriber eventsource; nchan_channel_id \$arg_ch; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon on;'
+for addr in "$HUB_ADDR" "$NCHAN_ADDR"; do
+  for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+done
+
+results="$work/results.jsonl"
+run() { echo "  sse-bench $*" >&2; "$BENCH" --json "$@" | tee -a "$results"; }
+for n in 100 1000 10000; do
+  run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections "$n" --events 1000 --rate 1000 --payload 256 ${hub_pid:+--server-pid "$hub_pid"}
+  run --kind nchan --addr "$NCHAN_ADDR" --connections "$n" --events 1000 --rate 1000 --payload 256
+done
+run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections 15000 --events 0 --hold-secs 5 ${hub_pid:+--server-pid "$hub_pid"}
+run --kind nchan --addr "$NCHAN_ADDR" --connections 15000 --events 0 --hold-secs 5
+
+criterion=$(cargo bench -p sse-hub --bench hot_paths -- --noplot 2>/dev/null | grep -E "^(encode|fan_out)|time:|thrpt:" || true)
+
+python3 - "$results" "$criterion" > bench/RESULTS.md <<'PY'
+import json, platform, subprocess, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+criterion = sys.argv[2]
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
+cores = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+print("# Benchmark results\n")
+print(f"Machine: {cores} cores ({cpu}), {int(mem)//1024} MiB RAM, Linux {platform.release()}. "
+      "Hub (release build) and nginx+nchan (2 workers) share the machine with the load generator; all traffic on loopback.\n")
+print("Command: `bash bench/run.sh` (writes this file). Each row is one `sse-bench --json` run; "
+      "events are published through each hub's HTTP API at the given rate, 256-byte payload, target: every connection.\n")
+print("| hub | connections held | events | expected | delivered | loss | delivered msg/s | p50 ms | p90 ms | p99 ms | max ms | connect s | RSS/conn |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    l = r["latency_ms"]
+    rss = r.get("rss_per_connection_bytes")
+    rss = f"{rss/1024:.1f} KiB" if rss else "-"
+    print(f"| {r['kind']} | {r['connections_held']}/{r['connections_requested']} | {r['events']} | {r['expected']} | {r['delivered']} | {r['loss']} | "
+          f"{r['delivered_per_sec']:.0f} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.2f} | {r['connect_secs']:.2f} | {rss} |")
+print("\n## Criterion micro-benchmarks (`cargo bench -p sse-hub --bench hot_paths`)\n")
+print("```\n" + criterion.strip() + "\n```")
+PY
+cat bench/RESULTS.md

@@ -1,0 +1,311 @@
+//! `sse-bench`: opens N real SSE connections to a hub (ours, or nchan for a
+//! side-by-side run), publishes M events at rate R through the hub's HTTP
+//! API with the send time inside, and reports connections held, connect
+//! time, delivered/expected, delivered messages per second, publish→receive
+//! latency percentiles and the hub's RSS per connection.
+//!
+//! Connections use raw sockets (HTTP/1.0, so the body is not chunked) bound
+//! to 127.0.0.2–127.0.0.254 in turn, so tens of thousands of them do not
+//! run out of ephemeral ports.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+use clap::{Parser, ValueEnum};
+use hdrhistogram::Histogram;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpSocket;
+use tokio::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+enum Kind {
+    /// This project's hub (`/api/sse/stream`, `/api/sse/publish`, JWT).
+    Hub,
+    /// nginx + nchan (`/sub`, `/pub`).
+    Nchan,
+}
+
+#[derive(Parser, Debug)]
+#[command(about = "Load generator for SSE hubs")]
+struct Args {
+    /// The hub's address.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// Which kind of hub it is.
+    #[arg(long, value_enum, default_value = "hub")]
+    kind: Kind,
+    /// HS256 secret the hub was started with (to sign subscriber tokens).
+    #[arg(long, default_value = "bench-secret-0123456789abcdef0123")]
+    jwt_secret: String,
+    /// Connections to open.
+    #[arg(long, default_value_t = 100)]
+    connections: usize,
+    /// Connections opened at once.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Events to publish.
+    #[arg(long, default_value_t = 1000)]
+    events: u64,
+    /// Publish rate, events per second.
+    #[arg(long, default_value_t = 1000)]
+    rate: u64,
+    /// Payload size in bytes (the JSON body of each event).
+    #[arg(long, default_value_t = 256)]
+    payload: usize,
+    /// Keep the connections open this long after connecting (idle hold).
+    #[arg(long, default_value_t = 0)]
+    hold_secs: u64,
+    /// The hub's pid, to read its RSS from /proc.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// nchan channel (a fresh one per run, so no run sees another's messages).
+    #[arg(long, default_value_t = format!("bench-{}", now_us()))]
+    channel: String,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+fn rss_kb(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Shared {
+    latency: Mutex<Histogram<u64>>,
+    delivered: AtomicU64,
+    last_receive_us: AtomicU64,
+}
+
+/// Finds `"t":<digits>` in an event's data line.
+fn send_time(line: &[u8]) -> Option<u64> {
+    let pos = line.windows(4).position(|w| w == b"\"t\":")?;
+    let digits = &line[pos + 4..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
+async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStream> {
+    let src = Ipv4Addr::new(127, 0, 0, 2 + (i % 253) as u8);
+    let sock = TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(src.into(), 0))?;
+    let mut stream = sock.connect(args.addr).await?;
+    let path = match args.kind {
+        Kind::Hub => {
+            let auth = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
+            let user = sse_hub::UserId::new(format!("bench-{i}"))?;
+            let token = auth.issue(&user, sse_hub::Role::User, Duration::from_secs(3600))?;
+            format!("/api/sse/stream?token={token}")
+        }
+        Kind::Nchan => format!("/sub?ch={}", args.channel),
+    };
+    let req = format!("GET {path} HTTP/1.0\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(req.as_bytes()).await?;
+    // Read the status line and headers.
+    let mut head = Vec::with_capacity(512);
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).await? == 0 {
+            bail!("closed before the headers");
+        }
+        head.push(byte[0]);
+        if head.len() > 8192 {
+            bail!("headers too long");
+        }
+    }
+    if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
+        bail!(
+            "refused: {}",
+            String::from_utf8_lossy(&head[..head.len().min(64)])
+        );
+    }
+    Ok(stream)
+}
+
+async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, expected: u64) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut got = 0u64;
+    let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+    while got < expected {
+        let n = match tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => n,
+            _ => break,
+        };
+        pending.extend_from_slice(&buf[..n]);
+        let mut start = 0;
+        while let Some(nl) = pending[start..].iter().position(|b| *b == b'\n') {
+            let line = &pending[start..start + nl];
+            if line.starts_with(b"data:") {
+                if let Some(t) = send_time(line) {
+                    let now = now_us();
+                    local.saturating_record(now.saturating_sub(t).max(1));
+                    got += 1;
+                    shared.last_receive_us.fetch_max(now, Ordering::Relaxed);
+                }
+            }
+            start += nl + 1;
+        }
+        pending.drain(..start);
+    }
+    shared.delivered.fetch_add(got, Ordering::Relaxed);
+    let _ = shared.latency.lock().await.add(&local);
+}
+
+async fn publish(args: &Args) -> anyhow::Result<(u64, u64)> {
+    let http = reqwest::Client::new();
+    let (url, token) = match args.kind {
+        Kind::Hub => {
+            let auth = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
+            let t = auth.issue(
+                &sse_hub::UserId::new("bench-publisher")?,
+                sse_hub::Role::Publisher,
+                Duration::from_secs(3600),
+            )?;
+            (format!("http://{}/api/sse/publish", args.addr), Some(t))
+        }
+        Kind::Nchan => (
+            format!("http://{}/pub?ch={}", args.addr, args.channel),
+            None,
+        ),
+    };
+    let pad_len = args.payload.saturating_sub(48);
+    let pad = "x".repeat(pad_len);
+    let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
+    let start = Instant::now();
+    let first_us = now_us();
+    for s in 0..args.events {
+        let due = start + interval * s as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let data = json!({"t": now_us(), "s": s, "pad": pad});
+        let req = match args.kind {
+            Kind::Hub => http
+                .post(&url)
+                .bearer_auth(token.as_deref().unwrap_or(""))
+                .json(&json!({"event": "bench", "data": data, "target": {"all": true}})),
+            Kind::Nchan => http.post(&url).body(data.to_string()),
+        };
+        let res = req.send().await.context("publish")?;
+        if !res.status().is_success() {
+            bail!("publish {s} refused: {}", res.status());
+        }
+    }
+    Ok((first_us, now_us()))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Arc::new(Args::parse());
+    let rss_before = rss_kb(args.server_pid);
+    let shared = Arc::new(Shared {
+        latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
+        delivered: AtomicU64::new(0),
+        last_receive_us: AtomicU64::new(0),
+    });
+
+    // Connect.
+    let connect_start = Instant::now();
+    let mut connect_times = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut streams = Vec::with_capacity(args.connections);
+    let mut failures = 0usize;
+    let mut next = 0;
+    while next < args.connections {
+        let batch: Vec<_> = (next..(next + args.connect_concurrency).min(args.connections))
+            .map(|i| {
+                let args = args.clone();
+                tokio::spawn(async move {
+                    let t = Instant::now();
+                    (subscribe(&args, i).await, t.elapsed())
+                })
+            })
+            .collect();
+        next += batch.len();
+        for h in batch {
+            match h.await? {
+                (Ok(s), took) => {
+                    let _ = connect_times.record(took.as_micros().max(1) as u64);
+                    streams.push(s);
+                }
+                (Err(e), _) => {
+                    if failures == 0 {
+                        eprintln!("connect failed: {e:#}");
+                    }
+                    failures += 1;
+                }
+            }
+        }
+    }
+    let connect_secs = connect_start.elapsed().as_secs_f64();
+    let held = streams.len();
+    if args.hold_secs > 0 {
+        tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
+    }
+    let rss_connected = rss_kb(args.server_pid);
+
+    // Read and publish.
+    let readers: Vec<_> = streams
+        .into_iter()
+        .map(|s| tokio::spawn(read_events(s, shared.clone(), args.events)))
+        .collect();
+    let (first_us, last_publish_us) = if args.events > 0 {
+        publish(&args).await?
+    } else {
+        (now_us(), now_us())
+    };
+    for r in readers {
+        let _ = r.await;
+    }
+    let delivered = shared.delivered.load(Ordering::Relaxed);
+    let expected = held as u64 * args.events;
+    let last_us = shared
+        .last_receive_us
+        .load(Ordering::Relaxed)
+        .max(last_publish_us);
+    let secs = (last_us.saturating_sub(first_us)) as f64 / 1e6;
+    let lat = shared.latency.lock().await;
+    let ms = |q: f64| lat.value_at_quantile(q) as f64 / 1000.0;
+    let per_conn = match (rss_before, rss_connected) {
+        (Some(b), Some(a)) if held > 0 => Some((a.saturating_sub(b) * 1024) as f64 / held as f64),
+        _ => None,
+    };
+    let report = json!({
+        "kind": format!("{:?}", args.kind).to_lowercase(),
+        "connections_requested": args.connections,
+        "connections_held": held,
+        "connect_failures": failures,
+        "connect_secs": connect_secs,
+        "connect_p99_ms": connect_times.value_at_quantile(0.99) as f64 / 1000.0,
+        "events": args.events,
+        "rate": args.rate,
+        "payload_bytes": args.payload,
+        "expected": expected,
+        "delivered": delivered,
+        "loss": expected.saturating_sub(delivered),
+        "delivered_per_sec": if secs > 0.0 { delivered as f64 / secs } else { 0.0 },
+        "latency_ms": { "p50": ms(0.50), "p90": ms(0.90), "p99": ms(0.99), "max": lat.max() as f64 / 1000.0 },
+        "rss_before_kb": rss_before,
+        "rss_connected_kb": rss_connected,
+        "rss_per_connection_bytes": per_conn,
+    });
+    if args.json {
+        println!("{report}");
+    } else {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(())
+}
