@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use super::text_field::TextField;
 use crate::client;
 
 /// Event types the filter offers.
@@ -108,16 +109,7 @@ pub fn TopicControls(
     };
     view! {
         <div class="topics">
-            <label>
-                "Topic"
-                <input
-                    type="text"
-                    data-testid="topic-input"
-                    placeholder="news"
-                    prop:value=move || input.get()
-                    on:input=move |ev| input.set(event_target_value(&ev))
-                />
-            </label>
+            <TextField label="Topic" testid="topic-input" placeholder="news" value=input/>
             <button type="button" data-testid="topic-subscribe" on:click=move |_| change(true)>"Subscribe"</button>
             <button type="button" data-testid="topic-unsubscribe" on:click=move |_| change(false)>"Unsubscribe"</button>
             <span class="muted" data-testid="topics-list">

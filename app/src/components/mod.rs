@@ -9,4 +9,5 @@ pub mod notifications;
 pub mod send_panel;
 pub mod sign_in;
 pub mod stats;
+pub mod text_field;
 pub mod types;

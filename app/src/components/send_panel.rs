@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::text_field::TextField;
 use crate::client;
 
 /// Demo types and their button labels.
@@ -59,27 +60,15 @@ pub fn SendPanel(#[prop(into)] token: Signal<Option<String>>) -> impl IntoView {
         <section class="card send" aria-label="Send events">
             <h2>"Send"</h2>
             <div class="row">
-                <label>
-                    "Recipient (user id; empty: yourself)"
-                    <input
-                        type="text"
-                        data-testid="send-to"
-                        placeholder="yourself"
-                        prop:value=move || to.get()
-                        on:input=move |ev| to.set(event_target_value(&ev))
-                    />
-                </label>
-                <label class="grow">
-                    "Message"
-                    <input
-                        type="text"
-                        data-testid="send-message"
-                        maxlength="1000"
-                        placeholder="Hello!"
-                        prop:value=move || message.get()
-                        on:input=move |ev| message.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField label="Recipient (user id; empty: yourself)" testid="send-to" placeholder="yourself" value=to/>
+                <TextField
+                    label="Message"
+                    testid="send-message"
+                    placeholder="Hello!"
+                    maxlength=1000
+                    class="grow"
+                    value=message
+                />
             </div>
             <div class="actions">{buttons}</div>
             <p

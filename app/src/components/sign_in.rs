@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use serde::Deserialize;
 
+use super::text_field::TextField;
 use crate::client;
 
 #[derive(Deserialize, Clone)]
@@ -94,17 +95,7 @@ pub fn SignIn(session: Session, #[prop(into)] on_signed_in: Callback<()>) -> imp
                 }}
             </p>
             <div class="row">
-                <label>
-                    "User id"
-                    <input
-                        type="text"
-                        data-testid="sign-in-user"
-                        placeholder="alice"
-                        maxlength="64"
-                        prop:value=move || user_input.get()
-                        on:input=move |ev| user_input.set(event_target_value(&ev))
-                    />
-                </label>
+                <TextField label="User id" testid="sign-in-user" placeholder="alice" maxlength=64 value=user_input/>
                 <label>
                     "Role"
                     <select data-testid="sign-in-role" on:change=move |ev| role_input.set(event_target_value(&ev))>
