@@ -123,7 +123,14 @@ impl RedisBroker {
     /// reconnects.
     async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, HubError> {
         let mut c = self.connection().await?;
-        match cmd.query_async(&mut c).await {
+        let r = cmd.query_async(&mut c).await;
+        self.settle(r).await
+    }
+
+    /// Maps a reply; a broken connection is forgotten so the next command
+    /// (of any kind) reconnects.
+    async fn settle<T>(&self, r: redis::RedisResult<T>) -> Result<T, HubError> {
+        match r {
             Ok(v) => Ok(v),
             Err(e) => {
                 if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
@@ -242,7 +249,8 @@ impl RedisBroker {
             .arg(node)
             .ignore();
         let mut c = self.connection().await?;
-        pipe.query_async::<()>(&mut c).await.map_err(unavailable)
+        let r = pipe.query_async::<()>(&mut c).await;
+        self.settle(r).await
     }
 
     /// The live nodes' reports.
