@@ -12,9 +12,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
+use super::queue::{Queue, Refused};
 use crate::auth::Role;
 use crate::event::{ConnectionId, Event, EventName, Target, Topic, UserId};
 
@@ -31,7 +30,7 @@ pub(crate) enum Frame {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Queued {
     Yes,
-    /// The queue was full: the connection has been cancelled.
+    /// The queue was full: the connection has been cut.
     Overflow,
     /// The stream is already gone.
     Gone,
@@ -91,8 +90,8 @@ pub struct Connection {
     pub(crate) metadata: BTreeMap<String, String>,
     pub(crate) filter: Option<HashSet<EventName>>,
     pub(crate) topics: RwLock<TopicSet>,
-    pub(crate) tx: mpsc::Sender<Frame>,
-    pub(crate) cancel: CancellationToken,
+    /// Frames on their way to the socket; also carries the cut signal.
+    pub(crate) queue: Queue,
     pub(crate) connected_at: Instant,
     pub(crate) last_event_ms: AtomicU64,
     /// Token expiry, unix seconds.
@@ -153,18 +152,15 @@ impl Connection {
         }
     }
 
-    /// Queues a frame without waiting.
+    /// Queues a frame without waiting; a full queue cuts the connection.
     pub(crate) fn offer(&self, frame: Frame) -> Queued {
-        if self.cancel.is_cancelled() {
-            return Queued::Gone;
-        }
-        match self.tx.try_send(frame) {
+        match self.queue.offer(frame) {
             Ok(()) => Queued::Yes,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.cancel.cancel();
+            Err(Refused::Full) => {
+                self.queue.cut();
                 Queued::Overflow
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Queued::Gone,
+            Err(Refused::Closed) => Queued::Gone,
         }
     }
 

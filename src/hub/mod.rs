@@ -17,6 +17,7 @@
 mod cluster;
 mod connection;
 mod history;
+mod queue;
 mod stats;
 mod stream;
 
@@ -29,7 +30,6 @@ use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use serde::Serialize;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use self::cluster::ClusterStats;
@@ -412,7 +412,7 @@ impl Hub {
             c.caught_up(*after, Duration::from_secs(2)).await;
         }
         let requested = req.last_event_id.clone();
-        let (guard, rx, head, local) = self.register(req, resume_from.as_ref())?;
+        let (guard, head, local) = self.register(req, resume_from.as_ref())?;
         let resume = match (&self.inner.cluster, &resume_from) {
             (_, None) => None,
             (_, Some(Err(_))) => Some(Resume::Gap),
@@ -421,7 +421,7 @@ impl Hub {
                 Some(c.resume(*after, head, self.config().history_len).await?)
             }
         };
-        Ok(self.open_stream(guard, rx, head, resume, resume_from, requested))
+        Ok(self.open_stream(guard, head, resume, resume_from, requested))
     }
 
     /// Checks the limits and registers the connection. Runs under the order
@@ -432,15 +432,7 @@ impl Hub {
         &self,
         req: ConnectRequest,
         resume_from: Option<&Result<EventId, HubError>>,
-    ) -> Result<
-        (
-            ConnectionGuard,
-            mpsc::Receiver<Frame>,
-            EventId,
-            Option<Resume>,
-        ),
-        HubError,
-    > {
+    ) -> Result<(ConnectionGuard, EventId, Option<Resume>), HubError> {
         let cfg = &self.inner.config;
         if self.is_shutting_down() {
             return Err(HubError::ShuttingDown);
@@ -448,7 +440,6 @@ impl Hub {
         if req.topics.len() > cfg.max_topics_per_connection {
             return Err(HubError::TooManyTopics(cfg.max_topics_per_connection));
         }
-        let (tx, rx) = mpsc::channel(cfg.connection_queue.max(1));
         let topics: HashSet<Topic> = req.topics.into_iter().collect();
         let conn = Arc::new(Connection {
             id: ConnectionId::random(),
@@ -458,8 +449,7 @@ impl Hub {
             metadata: req.metadata,
             filter: req.filter,
             topics: parking_lot::RwLock::new(connection::TopicSet::new(topics.clone())),
-            tx,
-            cancel: CancellationToken::new(),
+            queue: queue::Queue::new(cfg.connection_queue),
             connected_at: Instant::now(),
             last_event_ms: std::sync::atomic::AtomicU64::new(unix_ms()),
             token_exp: Some(req.principal.exp),
@@ -513,7 +503,7 @@ impl Hub {
             hub: self.clone(),
             conn,
         };
-        Ok((guard, rx, head, local))
+        Ok((guard, head, local))
     }
 
     /// The stream of a registered connection: `connected`, then a `reset`
@@ -521,7 +511,6 @@ impl Hub {
     fn open_stream(
         &self,
         guard: ConnectionGuard,
-        rx: mpsc::Receiver<Frame>,
         head: EventId,
         resume: Option<Resume>,
         resume_from: Option<Result<EventId, HubError>>,
@@ -572,8 +561,6 @@ impl Hub {
         }
         EventStream {
             first,
-            cancelled: Box::pin(conn.cancel.clone().cancelled_owned()),
-            rx,
             done: false,
             guard,
         }
@@ -607,7 +594,7 @@ impl Hub {
     fn close_with(&self, conn: &Connection, event: &str, reason: &str) {
         let frame = control_frame(None, event, &serde_json::json!({ "reason": reason }));
         if conn.offer(Frame::Close(frame)) != Queued::Yes {
-            conn.cancel.cancel();
+            conn.queue.cut();
         }
     }
 
@@ -817,7 +804,7 @@ impl Hub {
         let check_tokens = self.inner.config.close_on_token_expiry;
         for entry in self.inner.conns.iter() {
             let conn = entry.value();
-            if conn.cancel.is_cancelled() {
+            if conn.queue.is_cut() {
                 continue;
             }
             if check_tokens
@@ -854,7 +841,7 @@ impl Hub {
                 .offer(Frame::Close(wire::with_retry(retry, &frame)))
                 != Queued::Yes
             {
-                entry.value().cancel.cancel();
+                entry.value().queue.cut();
             }
         }
         self.inner.stop.cancel();

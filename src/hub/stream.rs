@@ -3,17 +3,15 @@
 //! server ended the response).
 
 use std::collections::VecDeque;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use tokio::sync::mpsc;
-use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use super::connection::{Connection, Frame};
+use super::queue::Next;
 use super::Hub;
 use crate::event::ConnectionId;
 
@@ -24,6 +22,7 @@ pub(super) struct ConnectionGuard {
 
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
+        self.conn.queue.close();
         self.hub.unregister(&self.conn);
     }
 }
@@ -31,9 +30,8 @@ impl Drop for ConnectionGuard {
 /// The bytes of one SSE stream. Dropping it (the client went away)
 /// unregisters the connection.
 pub struct EventStream {
+    /// `connected` and the replay, written before live frames.
     pub(super) first: VecDeque<Bytes>,
-    pub(super) cancelled: Pin<Box<WaitForCancellationFutureOwned>>,
-    pub(super) rx: mpsc::Receiver<Frame>,
     pub(super) done: bool,
     pub(super) guard: ConnectionGuard,
 }
@@ -62,21 +60,21 @@ impl Stream for EventStream {
             return Poll::Ready(None);
         }
         if let Some(b) = this.first.pop_front() {
+            if this.first.is_empty() {
+                // Let go of the replay's buffer for the rest of the stream.
+                this.first = VecDeque::new();
+            }
             return Poll::Ready(Some(Ok(b)));
         }
-        if this.cancelled.as_mut().poll(cx).is_ready() {
-            this.done = true;
-            return Poll::Ready(Some(Err(Cut)));
-        }
-        match this.rx.poll_recv(cx) {
-            Poll::Ready(Some(Frame::Data(b))) => Poll::Ready(Some(Ok(b))),
-            Poll::Ready(Some(Frame::Close(b))) => {
+        match this.guard.conn.queue.poll_next(cx) {
+            Poll::Ready(Next::Cut) => {
+                this.done = true;
+                Poll::Ready(Some(Err(Cut)))
+            }
+            Poll::Ready(Next::Frame(Frame::Data(b))) => Poll::Ready(Some(Ok(b))),
+            Poll::Ready(Next::Frame(Frame::Close(b))) => {
                 this.done = true;
                 Poll::Ready(Some(Ok(b)))
-            }
-            Poll::Ready(None) => {
-                this.done = true;
-                Poll::Ready(None)
             }
             Poll::Pending => Poll::Pending,
         }
