@@ -12,14 +12,22 @@
 //! let hub = Hub::new(HubConfig::default(), Auth::hs256(b"change me"));
 //! let app = axum::Router::new().merge(sse_hub::router(hub.clone()));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-//! axum::serve(listener, app).await
+//! // `axum::serve(listener, app)` works too; `net::serve` holds an idle
+//! // stream in a fraction of the memory (see [`net`]).
+//! let shutdown = async move {
+//!     let _ = tokio::signal::ctrl_c().await;
+//!     hub.shutdown(); // every stream gets a final frame, then ends
+//! };
+//! sse_hub::net::serve(listener, app, Default::default(), shutdown).await;
+//! # Ok(())
 //! # }
 //! ```
 //!
 //! Modules, from the wire up: [`wire`] encodes frames, [`event`] holds the
 //! validated vocabulary, [`hub`] routes events to connections and keeps the
 //! replay history, [`auth`] checks tokens, [`api`] is the HTTP surface and
-//! [`helpers`] the typed shortcuts for common events.
+//! [`helpers`] the typed shortcuts for common events, and [`net`] serves it
+//! all with a lean writer for streams.
 
 #![warn(missing_docs)]
 

@@ -158,24 +158,23 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = bind(cfg.addr).with_context(|| format!("binding {}", cfg.addr))?;
     let local = listener.local_addr()?;
-    let listener = sse_hub::net::StallGuardListener::new(
-        listener,
-        Duration::from_secs(cfg.write_stall_secs.max(1)),
-    );
     tracing::info!("SSE hub listening on http://{local} (dashboard: http://{local}/sse-demo)");
     println!("SSE hub ready: http://{local}/sse-demo");
 
+    let options = sse_hub::net::ServeOptions {
+        write_stall: Duration::from_secs(cfg.write_stall_secs.max(1)),
+        ..Default::default()
+    };
     let grace = Duration::from_secs(cfg.shutdown_grace_secs);
     let hub_for_signal = hub.clone();
-    let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let serving = tokio::spawn(sse_hub::net::serve(listener, app, options, async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested: closing streams");
         hub_for_signal.shutdown();
-    });
-    let serving = tokio::spawn(async move { serve.await });
+    }));
     tokio::pin!(serving);
     tokio::select! {
-        res = &mut serving => { res??; }
+        res = &mut serving => res?,
         _ = async { hub.stopped().await; tokio::time::sleep(grace).await } => {
             tracing::warn!("streams still open after {grace:?}: exiting");
         }

@@ -37,14 +37,7 @@ impl<L: Listener> Listener for StallGuardListener<L> {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         let (io, addr) = self.inner.accept().await;
-        (
-            StallGuard {
-                inner: io,
-                limit: self.limit,
-                stalled: None,
-            },
-            addr,
-        )
+        (StallGuard::new(io, self.limit), addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -61,6 +54,15 @@ pub struct StallGuard<T> {
 }
 
 impl<T> StallGuard<T> {
+    /// Wraps one connection.
+    pub fn new(inner: T, limit: Duration) -> Self {
+        Self {
+            inner,
+            limit,
+            stalled: None,
+        }
+    }
+
     /// Ready(Err) once the current stall has lasted `limit`, else Pending.
     fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let limit = self.limit;

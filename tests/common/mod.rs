@@ -42,15 +42,30 @@ pub async fn server_with(config: HubConfig) -> TestServer {
     serve(Hub::new(config, auth.clone()), auth).await
 }
 
-/// Serves `hub` on 127.0.0.1:0.
+/// Serves `hub` on 127.0.0.1:0 with `sse_hub::net::serve`.
 pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
+    let options = sse_hub::net::ServeOptions {
+        write_stall: Duration::from_secs(2),
+        ..Default::default()
+    };
+    serve_with_options(hub, auth, options).await
+}
+
+/// Serves `hub` on 127.0.0.1:0 with these options.
+pub async fn serve_with_options(
+    hub: Hub,
+    auth: Auth,
+    options: sse_hub::net::ServeOptions,
+) -> TestServer {
     let app = sse_hub::router(hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let listener = sse_hub::net::StallGuardListener::new(listener, Duration::from_secs(2));
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
+    let task = tokio::spawn(sse_hub::net::serve(
+        listener,
+        app,
+        options,
+        std::future::pending(),
+    ));
     TestServer {
         addr,
         hub,

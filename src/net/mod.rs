@@ -1,0 +1,239 @@
+//! Serving the hub: like `axum::serve`, plus a lean path for SSE streams.
+//!
+//! A hub spends its life holding idle streams, so the cost of one idle
+//! connection is the number that decides how many fit on a machine. Served
+//! by hyper, an HTTP/1 connection keeps about 16 KiB of buffers for as long
+//! as it is open (an 8 KiB read buffer, an 8 KiB header buffer), several
+//! times what the hub itself needs for a connection.
+//!
+//! [`serve`] reads the first request head of each connection itself. A
+//! plain `GET` of a stream path (see [`ServeOptions::stream_paths`]) is
+//! answered by the same axum [`Router`] (auth, limits, CORS and metrics are
+//! unchanged), and its `text/event-stream` body is written by a small task
+//! that owns the socket and nothing else. Every other connection, and any
+//! head this reader does not fully understand, is handed to hyper with the
+//! bytes already read, exactly as `axum::serve` would serve it (HTTP/1 and
+//! HTTP/2).
+//!
+//! Apps that mount [`crate::router`] under `axum::serve` work the same;
+//! they pay hyper's buffers per stream.
+
+mod head;
+mod prefixed;
+mod stall;
+mod stream;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
+
+use self::head::Head;
+pub use self::prefixed::Prefixed;
+pub use self::stall::{StallGuard, StallGuardListener};
+use self::stream::After;
+
+/// How [`serve`] treats connections.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Paths whose plain `GET`s take the lean stream path.
+    pub stream_paths: Vec<String>,
+    /// A connection whose socket accepts no byte for this long is dropped
+    /// (a client that stopped reading).
+    pub write_stall: Duration,
+    /// Time a connection has to send a whole request head.
+    pub header_timeout: Duration,
+    /// First heads larger than this are left to hyper (which answers 431).
+    pub max_head_bytes: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            stream_paths: vec!["/api/sse/stream".to_string()],
+            write_stall: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            max_head_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then stops
+/// accepting and returns once every connection has finished.
+///
+/// Open streams finish when their body ends: resolve `shutdown` after (or
+/// while) calling [`crate::Hub::shutdown`], which ends every stream with a
+/// final frame. Other connections finish their request in flight.
+/// Handlers can extract [`ConnectInfo<SocketAddr>`].
+pub async fn serve<F>(listener: TcpListener, app: Router, options: ServeOptions, shutdown: F)
+where
+    F: Future<Output = ()> + Send,
+{
+    let options = Arc::new(options);
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (sock, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(conn) => conn,
+                Err(e) => {
+                    if !is_connection_error(&e) {
+                        // Out of file descriptors, most likely: back off
+                        // instead of spinning.
+                        tracing::error!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        tracker.spawn(connection(
+            sock,
+            peer,
+            app.clone(),
+            options.clone(),
+            stop.clone(),
+        ));
+    }
+    drop(listener);
+    stop.cancel();
+    tracker.close();
+    tracker.wait().await;
+}
+
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    )
+}
+
+async fn connection(
+    sock: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    options: Arc<ServeOptions>,
+    stop: CancellationToken,
+) {
+    // Everything up to the response head runs in a box of its own, freed
+    // before the stream starts: an idle stream's task holds only the pump.
+    let pump = Box::pin(open(sock, peer, app, options, stop)).await;
+    if let Some(pump) = pump {
+        pump.await;
+    }
+}
+
+/// Reads the first head and answers it; a stream comes back as a pump,
+/// anything else is served to the end here.
+async fn open(
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    options: Arc<ServeOptions>,
+    stop: CancellationToken,
+) -> Option<stream::Pump> {
+    // Frames are whole writes; Nagle would hold a small one back until the
+    // previous one is acknowledged.
+    let _ = sock.set_nodelay(true);
+    let head = tokio::select! {
+        head = head::read_head(&mut sock, &options) => head,
+        // Shutting down: a connection that has not asked for anything yet
+        // is not worth waiting for.
+        () = stop.cancelled() => return None,
+    };
+    let (request, keep_alive, rest) = match head {
+        Head::Gone => return None,
+        Head::Other(read) => {
+            http(Prefixed::new(read, sock), peer, app, &options, stop).await;
+            return None;
+        }
+        Head::Stream {
+            request,
+            keep_alive,
+            rest,
+        } => (*request, keep_alive, rest),
+    };
+    let version = request.version();
+    let mut request = request.map(|()| Body::empty());
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let Ok(res) = app.clone().oneshot(request).await;
+    match stream::respond(sock, res, version, keep_alive, options.write_stall).await {
+        After::Stream(pump) => Some(pump),
+        After::Close => None,
+        After::KeepAlive(sock) => {
+            http(Prefixed::new(rest, sock), peer, app, &options, stop).await;
+            None
+        }
+    }
+}
+
+/// Serves the rest of a connection with hyper, as `axum::serve` does.
+async fn http(
+    io: Prefixed<TcpStream>,
+    peer: SocketAddr,
+    app: Router,
+    options: &ServeOptions,
+    stop: CancellationToken,
+) {
+    let io = TokioIo::new(StallGuard::new(io, options.write_stall));
+    let service = TowerToHyperService::new(app.map_request(move |req: http::Request<Incoming>| {
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        req
+    }));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout);
+    let conn = builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle stream is a parked task: its size is the per-connection
+    /// cost this module exists to keep small (hyper's path is over 2 KiB
+    /// before its 16 KiB of buffers). The set-up path may be large; it is
+    /// boxed and freed before the stream starts.
+    #[tokio::test]
+    async fn an_idle_stream_task_stays_small() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let sock = TcpStream::connect(addr).await.unwrap();
+        let task = connection(
+            sock,
+            addr,
+            Router::new(),
+            Arc::new(ServeOptions::default()),
+            CancellationToken::new(),
+        );
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 512, "a stream task takes {size} bytes");
+        assert!(std::mem::size_of::<stream::Pump>() <= 160);
+    }
+}
