@@ -2,7 +2,7 @@
 //! side-by-side run), publishes M events at rate R through the hub's HTTP
 //! API with the send time inside, and reports connections held, connect
 //! time, delivered/expected, delivered messages per second, publish→receive
-//! latency percentiles and the hub's RSS per connection.
+//! latency percentiles and the server's memory (PSS) per connection.
 //!
 //! Connections use raw sockets (HTTP/1.0, so the body is not chunked) bound
 //! to 127.0.0.2–127.0.0.254 in turn, so tens of thousands of them do not
@@ -59,9 +59,10 @@ struct Args {
     /// Keep the connections open this long after connecting (idle hold).
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
-    /// The hub's pid, to read its RSS from /proc.
+    /// The server's pids (repeat for several processes, e.g. nginx's
+    /// master and workers): their memory (PSS, from /proc) is summed.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -77,10 +78,22 @@ fn now_us() -> u64 {
         .as_micros() as u64
 }
 
-fn rss_kb(pid: Option<u32>) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+/// The summed memory of `pids` in KiB; None if there are none or one is
+/// unreadable. PSS (proportional set size) is resident memory with each
+/// shared page split between the processes that map it, so a server of
+/// several processes (nginx) is neither under- nor double-counted; for one
+/// process it is its RSS less its share of shared libraries.
+fn pss_kb(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|pid| {
+            let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+            let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .sum()
 }
 
 struct Shared {
@@ -211,7 +224,7 @@ async fn publish(args: &Args) -> anyhow::Result<(u64, u64)> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
-    let rss_before = rss_kb(args.server_pid);
+    let pss_before = pss_kb(&args.server_pid);
     let shared = Arc::new(Shared {
         latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         delivered: AtomicU64::new(0),
@@ -255,7 +268,7 @@ async fn main() -> anyhow::Result<()> {
     if args.hold_secs > 0 {
         tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
     }
-    let rss_connected = rss_kb(args.server_pid);
+    let pss_connected = pss_kb(&args.server_pid);
 
     // Read and publish.
     let readers: Vec<_> = streams
@@ -279,7 +292,7 @@ async fn main() -> anyhow::Result<()> {
     let secs = (last_us.saturating_sub(first_us)) as f64 / 1e6;
     let lat = shared.latency.lock().await;
     let ms = |q: f64| lat.value_at_quantile(q) as f64 / 1000.0;
-    let per_conn = match (rss_before, rss_connected) {
+    let per_conn = match (pss_before, pss_connected) {
         (Some(b), Some(a)) if held > 0 => Some((a.saturating_sub(b) * 1024) as f64 / held as f64),
         _ => None,
     };
@@ -298,9 +311,9 @@ async fn main() -> anyhow::Result<()> {
         "loss": expected.saturating_sub(delivered),
         "delivered_per_sec": if secs > 0.0 { delivered as f64 / secs } else { 0.0 },
         "latency_ms": { "p50": ms(0.50), "p90": ms(0.90), "p99": ms(0.99), "max": lat.max() as f64 / 1000.0 },
-        "rss_before_kb": rss_before,
-        "rss_connected_kb": rss_connected,
-        "rss_per_connection_bytes": per_conn,
+        "pss_before_kb": pss_before,
+        "pss_connected_kb": pss_connected,
+        "memory_per_connection_bytes": per_conn,
     });
     if args.json {
         println!("{report}");
