@@ -82,6 +82,20 @@ async fn open_raw(s: &TestServer, request: &str) -> TcpStream {
     sock
 }
 
+/// Sends a stream request and reads until its `connected` event; returns
+/// the socket and every byte read so far.
+async fn open_stream(addr: std::net::SocketAddr, request: &str) -> (TcpStream, Vec<u8>) {
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    assert!(
+        read_until(&mut sock, &mut raw, b"event: connected").await,
+        "no `connected` event: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    (sock, raw)
+}
+
 async fn wait_for_connections(s: &TestServer, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while s.hub.connection_count() != n {
@@ -98,13 +112,11 @@ async fn wait_for_connections(s: &TestServer, n: usize) {
 async fn an_http11_stream_is_chunked_sse_and_ends_with_the_last_chunk() {
     let s = server().await;
     let token = s.token("raw", Role::User);
-    let mut sock = open_raw(
-        &s,
+    let (mut sock, mut raw) = open_stream(
+        s.addr,
         &format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"),
     )
     .await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
     s.publish("ping", json!({"n": 1}), json!({"user": "raw"}))
         .await;
     assert!(read_until(&mut sock, &mut raw, b"\"n\":1").await);
@@ -135,13 +147,11 @@ async fn an_http11_stream_is_chunked_sse_and_ends_with_the_last_chunk() {
 async fn an_http10_stream_is_delimited_by_the_close() {
     let s = server().await;
     let token = s.token("old", Role::User);
-    let mut sock = open_raw(
-        &s,
+    let (_sock, raw) = open_stream(
+        s.addr,
         &format!("GET /api/sse/stream?token={token} HTTP/1.0\r\n\r\n"),
     )
     .await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
     let (head, body) = split_head(&raw);
     assert!(head.contains("connection: close"), "{head}");
     assert!(!head.contains("transfer-encoding"), "{head}");
@@ -201,15 +211,9 @@ async fn a_refused_stream_keeps_the_connection_for_pipelined_requests() {
 async fn a_stream_after_another_request_on_one_connection_is_served() {
     let s = server().await;
     let token = s.token("reuse", Role::User);
-    let mut sock = open_raw(
-        &s,
-        &format!(
+    let (_sock, _) = open_stream(s.addr, &format!(
             "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"
-        ),
-    )
-    .await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
+        )).await;
     assert_eq!(s.hub.connection_count(), 1);
 }
 
@@ -218,18 +222,14 @@ async fn a_client_that_leaves_or_talks_is_released_at_once() {
     let s = server().await;
     let token = s.token("leaver", Role::User);
     let request = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
-    let mut sock = open_raw(&s, &request).await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
+    let (sock, _) = open_stream(s.addr, &request).await;
     wait_for_connections(&s, 1).await;
     // Gone without a word: no heartbeat or publish is needed to notice.
     drop(sock);
     wait_for_connections(&s, 0).await;
 
     // Bytes after a stream's head can never be answered: the stream ends.
-    let mut sock = open_raw(&s, &request).await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
+    let (mut sock, _) = open_stream(s.addr, &request).await;
     sock.write_all(b"GET /api/health HTTP/1.1\r\n\r\n")
         .await
         .unwrap();
@@ -269,15 +269,13 @@ async fn big_heads_and_http2_are_served_by_hyper() {
     // Larger than the lean reader takes (16 KiB): hyper parses it and the
     // same handler streams.
     let cookie = "c".repeat(20 * 1024);
-    let mut sock = open_raw(
-        &s,
+    let (_sock, _) = open_stream(
+        s.addr,
         &format!(
             "GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
         ),
     )
     .await;
-    let mut raw = Vec::new();
-    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
 
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
@@ -321,15 +319,11 @@ async fn shutdown_ends_streams_with_a_final_frame_and_lets_go_of_idle_sockets() 
             Duration::from_secs(600),
         )
         .unwrap();
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    assert!(read_until(&mut stream, &mut raw, b"event: connected").await);
+    let (mut stream, mut raw) = open_stream(
+        addr,
+        &format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
     // A socket that never sends a head, and a keep-alive one between requests.
     let mut silent = TcpStream::connect(addr).await.unwrap();
     let mut kept = TcpStream::connect(addr).await.unwrap();
