@@ -158,6 +158,9 @@ async fn open(
         // is not worth waiting for.
         () = stop.cancelled() => return None,
     };
+    // Every write from here on, ours or hyper's, gives up on a peer that
+    // stopped reading.
+    let sock = StallGuard::new(sock, options.write_stall);
     let (request, keep_alive, rest) = match head {
         Head::Gone => return None,
         Head::Other(read) => {
@@ -174,7 +177,7 @@ async fn open(
     let mut request = request.map(|()| Body::empty());
     request.extensions_mut().insert(ConnectInfo(peer));
     let Ok(res) = app.clone().oneshot(request).await;
-    match stream::respond(sock, res, version, keep_alive, options.write_stall).await {
+    match stream::respond(sock, res, version, keep_alive).await {
         After::Stream(pump) => Some(pump),
         After::Close => None,
         After::KeepAlive(sock) => {
@@ -186,13 +189,13 @@ async fn open(
 
 /// Serves the rest of a connection with hyper, as `axum::serve` does.
 async fn http(
-    io: Prefixed<TcpStream>,
+    io: Prefixed<stream::Socket>,
     peer: SocketAddr,
     app: Router,
     options: &ServeOptions,
     stop: CancellationToken,
 ) {
-    let io = TokioIo::new(StallGuard::new(io, options.write_stall));
+    let io = TokioIo::new(io);
     let service = TowerToHyperService::new(app.map_request(move |req: http::Request<Incoming>| {
         let mut req = req.map(Body::new);
         req.extensions_mut().insert(ConnectInfo(peer));

@@ -63,6 +63,11 @@ impl<T> StallGuard<T> {
         }
     }
 
+    /// The connection itself.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
     /// Ready(Err) once the current stall has lasted `limit`, else Pending.
     fn pending<R>(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<R>> {
         let limit = self.limit;

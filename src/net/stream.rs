@@ -17,16 +17,20 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use axum::body::{Body, HttpBody};
 use axum::response::Response;
 use bytes::Bytes;
 use http::{header, StatusCode, Version};
 use http_body_util::BodyExt;
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::Sleep;
+
+use super::StallGuard;
+
+/// A client socket whose writes fail once they stall past the limit.
+pub(super) type Socket = StallGuard<TcpStream>;
 
 /// Frames (or bytes) gathered into one write when a queue has a backlog.
 const MAX_BATCH_FRAMES: usize = 64;
@@ -39,7 +43,7 @@ pub(super) enum After {
     /// Nothing more: the socket is closed.
     Close,
     /// Serve the next request on it.
-    KeepAlive(TcpStream),
+    KeepAlive(Socket),
     /// Stream the body: the head is written, the pump does the rest.
     Stream(Pump),
 }
@@ -47,11 +51,10 @@ pub(super) enum After {
 /// Writes the head of `res` (and, for a refusal, its body) for a request
 /// of `version`.
 pub(super) async fn respond(
-    sock: TcpStream,
+    mut sock: Socket,
     res: Response,
     version: Version,
     keep_alive: bool,
-    stall: Duration,
 ) -> After {
     let is_stream = res.status() == StatusCode::OK
         && res
@@ -59,7 +62,7 @@ pub(super) async fn respond(
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
     if !is_stream {
-        return refusal(sock, res, keep_alive, stall).await;
+        return refusal(sock, res, keep_alive).await;
     }
     // HTTP/1.1 frames the body in chunks; an HTTP/1.0 body ends at close.
     let chunked = version == Version::HTTP_11;
@@ -70,19 +73,14 @@ pub(super) async fn respond(
         Framing::UntilClose
     };
     let head = encode_head(parts.status, &parts.headers, framing);
-    if write_all(&sock, &mut [IoSlice::new(&head)], stall)
-        .await
-        .is_err()
-    {
+    if sock.write_all(&head).await.is_err() {
         return After::Close;
     }
     After::Stream(Pump {
         sock,
         body,
         chunked,
-        stall,
         out: None,
-        stalled: None,
     })
 }
 
@@ -91,18 +89,15 @@ pub(super) async fn respond(
 /// also carry the largest state of every step it might take).
 ///
 /// It writes every frame of the body until the body ends, the peer leaves
-/// (or sends anything), a write stalls longer than `stall`, or the hub
+/// (or sends anything), a write stalls past the socket's limit, or the hub
 /// cuts the stream. Frames already waiting go out together in one
 /// vectored write, as one chunk.
 pub(super) struct Pump {
-    sock: TcpStream,
+    sock: Socket,
     body: Body,
     chunked: bool,
-    stall: Duration,
     /// Bytes on their way out.
     out: Option<Out>,
-    /// Armed while the socket is full.
-    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 impl Future for Pump {
@@ -115,11 +110,9 @@ impl Future for Pump {
         let mut body_waiting = false;
         loop {
             if let Some(out) = &mut this.out {
-                let (res, progressed) = out.poll_write(&mut this.sock, this.chunked, cx);
-                if progressed {
-                    this.stalled = None;
-                }
-                match res {
+                // A write stalled past the limit fails here too: the
+                // peer stopped reading and is dropped.
+                match out.poll_write(&mut this.sock, this.chunked, cx) {
                     Poll::Ready(Ok(())) => {
                         let last = out.last;
                         this.out = None;
@@ -128,17 +121,7 @@ impl Future for Pump {
                         }
                     }
                     Poll::Ready(Err(_)) => return Poll::Ready(()),
-                    Poll::Pending => {
-                        let stall = this.stall;
-                        let timer = this
-                            .stalled
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(stall)));
-                        // A peer that stopped reading is dropped.
-                        return match timer.as_mut().poll(cx) {
-                            Poll::Ready(()) => Poll::Ready(()),
-                            Poll::Pending => Poll::Pending,
-                        };
-                    }
+                    Poll::Pending => return Poll::Pending,
                 }
             }
             if !body_waiting {
@@ -152,7 +135,7 @@ impl Future for Pump {
                     Poll::Pending => body_waiting = true,
                 }
             }
-            match this.sock.poll_read_ready(cx) {
+            match this.sock.get_ref().poll_read_ready(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(_)) => return Poll::Ready(()),
                 Poll::Ready(Ok(())) => {
@@ -161,7 +144,7 @@ impl Future for Pump {
                     // pipelined behind an endless response could never be
                     // answered.
                     let mut probe = [0u8; 1];
-                    match this.sock.try_read(&mut probe) {
+                    match this.sock.get_ref().try_read(&mut probe) {
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                         _ => return Poll::Ready(()),
                     }
@@ -261,13 +244,13 @@ struct Out {
 }
 
 impl Out {
-    /// Writes as much as the socket takes. Also says whether any byte moved.
+    /// Writes as much as the socket takes.
     fn poll_write(
         &mut self,
-        sock: &mut TcpStream,
+        sock: &mut Socket,
         chunked: bool,
         cx: &mut Context<'_>,
-    ) -> (Poll<io::Result<()>>, bool) {
+    ) -> Poll<io::Result<()>> {
         let mut size = [0u8; 20];
         let size = if chunked && self.bytes > 0 {
             let n = chunk_size_line(self.bytes, &mut size);
@@ -301,25 +284,18 @@ impl Out {
         let total: usize = slices.iter().map(|s| s.len()).sum();
         let mut slices = slices;
         IoSlice::advance_slices(&mut slices, self.written);
-        let mut progressed = false;
         while self.written < total {
             match Pin::new(&mut *sock).poll_write_vectored(cx, slices) {
-                Poll::Ready(Ok(0)) => {
-                    return (
-                        Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                        progressed,
-                    )
-                }
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.written += n;
-                    progressed = true;
                     IoSlice::advance_slices(&mut slices, n);
                 }
-                Poll::Ready(Err(e)) => return (Poll::Ready(Err(e)), progressed),
-                Poll::Pending => return (Poll::Pending, progressed),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
         }
-        (Poll::Ready(Ok(())), progressed)
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -345,37 +321,9 @@ fn chunk_size_line(len: usize, out: &mut [u8; 20]) -> usize {
     n + 2
 }
 
-/// Writes every slice; a write that makes no progress for `stall` fails.
-/// The first attempt is a plain non-blocking write: no timer is armed
-/// unless the socket is full.
-async fn write_all(
-    sock: &TcpStream,
-    mut bufs: &mut [IoSlice<'_>],
-    stall: Duration,
-) -> io::Result<()> {
-    IoSlice::advance_slices(&mut bufs, 0);
-    while !bufs.is_empty() {
-        match sock.try_write_vectored(bufs) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => IoSlice::advance_slices(&mut bufs, n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                // Boxed: the timer is the largest thing a stream would
-                // otherwise carry, and it is only needed when a peer is slow.
-                Box::pin(tokio::time::timeout(stall, sock.writable()))
-                    .await
-                    .map_err(|_| {
-                        io::Error::new(io::ErrorKind::TimedOut, "peer stopped reading")
-                    })??;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
-}
-
 /// Writes a small response whole; the connection stays open for the next
 /// request when the client asked for that.
-async fn refusal(sock: TcpStream, res: Response, keep_alive: bool, stall: Duration) -> After {
+async fn refusal(mut sock: Socket, res: Response, keep_alive: bool) -> After {
     let (parts, body) = res.into_parts();
     let body = match http_body_util::Limited::new(body, MAX_REFUSAL_BYTES)
         .collect()
@@ -388,16 +336,9 @@ async fn refusal(sock: TcpStream, res: Response, keep_alive: bool, stall: Durati
         len: body.len(),
         close: !keep_alive,
     };
-    let head = encode_head(parts.status, &parts.headers, framing);
-    if write_all(
-        &sock,
-        &mut [IoSlice::new(&head), IoSlice::new(&body)],
-        stall,
-    )
-    .await
-    .is_err()
-        || !keep_alive
-    {
+    let mut response = encode_head(parts.status, &parts.headers, framing);
+    response.extend_from_slice(&body);
+    if sock.write_all(&response).await.is_err() || !keep_alive {
         return After::Close;
     }
     After::KeepAlive(sock)
