@@ -360,13 +360,30 @@ async fn pipelining_and_half_closed_sockets() {
     still_serving(&s).await;
 }
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_cut_and_others_keep_their_pace() {
-    let s = server_with(HubConfig {
+fn small_queues() -> HubConfig {
+    HubConfig {
         connection_queue: 64,
         ..HubConfig::default()
-    })
-    .await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_cut_and_others_keep_their_pace() {
+    stuck_reader_is_cut(server_with(small_queues()).await).await;
+}
+
+/// The same with `axum::serve`: `StallGuardListener` is what lets go of
+/// the stalled socket there.
+#[tokio::test]
+async fn axum_serve_with_the_stall_guard_listener_lets_go_of_a_stuck_reader() {
+    let auth = test_auth();
+    let hub = sse_hub::Hub::new(small_queues(), auth.clone());
+    stuck_reader_is_cut(serve_axum(hub, auth).await).await;
+}
+
+/// A client that stops reading: the hub cuts its queue, a fast client on
+/// the same hub keeps its pace, and the server lets go of the socket.
+async fn stuck_reader_is_cut(s: TestServer) {
     let addr = s.addr;
     let token = s.token("stuck", Role::User);
     // A raw socket that sends the request and then reads one byte a tick.

@@ -16,7 +16,8 @@
 //! HTTP/2).
 //!
 //! Apps that mount [`crate::router`] under `axum::serve` work the same;
-//! they pay hyper's buffers per stream.
+//! they pay hyper's buffers per stream, and should wrap their listener in
+//! [`StallGuardListener`] (`axum::serve` has no write timeout of its own).
 
 mod head;
 mod prefixed;

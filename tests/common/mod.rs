@@ -51,6 +51,25 @@ pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
     serve_with_options(hub, auth, options).await
 }
 
+/// Serves `hub` the way a library user with their own axum app would:
+/// `axum::serve` over a listener wrapped in `net::StallGuardListener`.
+pub async fn serve_axum(hub: Hub, auth: Auth) -> TestServer {
+    let app = sse_hub::router(hub.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let listener = sse_hub::net::StallGuardListener::new(listener, Duration::from_secs(2));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    TestServer {
+        addr,
+        hub,
+        auth,
+        http: reqwest::Client::new(),
+        task,
+    }
+}
+
 /// Serves `hub` on 127.0.0.1:0 with these options.
 pub async fn serve_with_options(
     hub: Hub,
