@@ -28,11 +28,6 @@ work=$(mktemp -d)
 cleanup() { [ -n "${hub_pid:-}" ] && kill "$hub_pid" 2>/dev/null; [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-if [ -z "${HUB_URL:-}" ]; then
-  target/release/server --addr "$HUB_ADDR" --jwt-secret "$SECRET" --demo false \
-    --max-connections 20000 --log warn >"$work/hub.log" 2>&1 &
-  hub_pid=$!
-fi
 mkdir -p "$work/nginx/logs" "$work/nginx/tmp"
 cat >"$work/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
@@ -46,20 +41,34 @@ http {
   client_body_temp_path $work/nginx/tmp;
   server {
     listen $NCHAN_ADDR;
+    location = /health { return 200 "ok"; }
     location = /pub { nchan_publisher; nchan_channel_id \$arg_ch; nchan_message_buffer_length 2000; }
     location = /sub { nchan_subscriber eventsource; nchan_channel_id \$arg_ch; }
   }
 }
 CONF
-nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon on;'
-for addr in "$HUB_ADDR" "$NCHAN_ADDR"; do
-  for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
-done
-
-# nginx's RSS is its master's plus its workers'.
-nchan_master=$(cat "$work/nginx.pid")
-nchan_pids="--server-pid $nchan_master"
-for p in $(pgrep -P "$nchan_master"); do nchan_pids="$nchan_pids --server-pid $p"; done
+# (Re)starts both servers, so a run can start from fresh processes.
+start_servers() {
+  if [ -n "${hub_pid:-}" ]; then kill "$hub_pid"; wait "$hub_pid" 2>/dev/null || true; fi
+  if [ -f "$work/nginx.pid" ]; then
+    kill -QUIT "$(cat "$work/nginx.pid")"
+    for _ in $(seq 100); do [ -f "$work/nginx.pid" ] || break; sleep 0.1; done
+  fi
+  if [ -z "${HUB_URL:-}" ]; then
+    target/release/server --addr "$HUB_ADDR" --jwt-secret "$SECRET" --demo false \
+      --max-connections 20000 --log warn >>"$work/hub.log" 2>&1 &
+    hub_pid=$!
+  fi
+  nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon on;'
+  for addr in "$HUB_ADDR" "$NCHAN_ADDR"; do
+    for _ in $(seq 100); do curl -s -o /dev/null "http://$addr/" && break; sleep 0.1; done
+  done
+  # nginx's RSS is its master's plus its workers'.
+  nchan_master=$(cat "$work/nginx.pid")
+  nchan_pids="--server-pid $nchan_master"
+  for p in $(pgrep -P "$nchan_master"); do nchan_pids="$nchan_pids --server-pid $p"; done
+}
+start_servers
 
 results="$work/results.jsonl"
 run() { echo "  sse-bench $*" >&2; "$BENCH" --json "$@" | tee -a "$results"; }
@@ -67,6 +76,12 @@ run() { echo "  sse-bench $*" >&2; "$BENCH" --json "$@" | tee -a "$results"; }
 # run, freed memory is reused and the growth per connection reads too low.
 run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections 15000 --events 0 --hold-secs 5 ${hub_pid:+--server-pid "$hub_pid"}
 run --kind nchan --addr "$NCHAN_ADDR" --connections 15000 --events 0 --hold-secs 5 $nchan_pids
+# The same on used connections, as browsers open their EventSource (after
+# the page and a token request on the same pooled socket), again on fresh
+# servers.
+start_servers
+run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections 15000 --events 0 --hold-secs 5 --reuse ${hub_pid:+--server-pid "$hub_pid"}
+run --kind nchan --addr "$NCHAN_ADDR" --connections 15000 --events 0 --hold-secs 5 --reuse $nchan_pids
 for n in 100 1000 10000; do
   run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections "$n" --events 1000 --rate 1000 --payload 256 ${hub_pid:+--server-pid "$hub_pid"}
   run --kind nchan --addr "$NCHAN_ADDR" --connections "$n" --events 1000 --rate 1000 --payload 256 $nchan_pids
@@ -98,18 +113,20 @@ print("Command: `bash bench/run.sh` (writes this file). Each row is one `sse-ben
       "events are published through each hub's HTTP API at the given rate, 256-byte payload, target: every connection. "
       "Memory is the growth of the server's PSS (nginx: master and workers summed) over the run, divided by the connections; "
       "the idle hold runs first, on fresh servers (later rows reuse memory earlier runs freed, so they show only growth beyond it).\n")
-print("| hub | connections held | events | expected | delivered | loss | delivered msg/s | p50 ms | p90 ms | p99 ms | max ms | connect s | memory/conn |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| hub | connections held | reused conn. | events | expected | delivered | loss | delivered msg/s | p50 ms | p90 ms | p99 ms | max ms | connect s | memory/conn |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     l = r["latency_ms"]
     mem = r.get("memory_per_connection_bytes")
     mem = f"{mem/1024:.1f} KiB" if mem is not None else "-"
-    print(f"| {r['kind']} | {r['connections_held']}/{r['connections_requested']} | {r['events']} | {r['expected']} | {r['delivered']} | {r['loss']} | "
+    print(f"| {r['kind']} | {r['connections_held']}/{r['connections_requested']} | {'yes' if r.get('reused_connections') else 'no'} | {r['events']} | {r['expected']} | {r['delivered']} | {r['loss']} | "
           f"{r['delivered_per_sec']:.0f} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.2f} | {r['connect_secs']:.2f} | {mem} |")
 
-def row(kind, n, events):
-    return next((r for r in rows if r["kind"] == kind and r["connections_requested"] == n and r["events"] == events), None)
+def row(kind, n, events, reused=False):
+    return next((r for r in rows if r["kind"] == kind and r["connections_requested"] == n and r["events"] == events
+                 and bool(r.get("reused_connections")) == reused), None)
 idle, idle_nchan = row("hub", 15000, 0), row("nchan", 15000, 0)
+idle_reused, idle_reused_nchan = row("hub", 15000, 0, True), row("nchan", 15000, 0, True)
 k1, k10, n10 = row("hub", 1000, 1000), row("hub", 10000, 1000), row("nchan", 10000, 1000)
 fan, lines = None, criterion.splitlines()
 for i, line in enumerate(lines):
@@ -127,6 +144,10 @@ if idle:
     m = idle.get("memory_per_connection_bytes") or 0
     other = f" (nchan: {idle_nchan['memory_per_connection_bytes']/1024:.1f} KiB)" if idle_nchan and idle_nchan.get("memory_per_connection_bytes") else ""
     print(f"| ≤ 8 KiB server memory per idle connection | {m/1024:.1f} KiB{other} | {verdict(0 < m <= 8192)} |")
+if idle_reused:
+    m = idle_reused.get("memory_per_connection_bytes") or 0
+    other = f" (nchan: {idle_reused_nchan['memory_per_connection_bytes']/1024:.1f} KiB)" if idle_reused_nchan and idle_reused_nchan.get("memory_per_connection_bytes") else ""
+    print(f"| the same on used connections (how browsers open streams) | {m/1024:.1f} KiB{other} | {verdict(0 < m <= 8192)} |")
 if fan:
     print(f"| fan-out ≥ 1 000 000 deliveries/s in-process | {fan/1e6:.1f} M/s (criterion, 10k connections) | {verdict(fan >= 1e6)} |")
 if k10 and n10:

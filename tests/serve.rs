@@ -1,6 +1,8 @@
-//! `sse_hub::net::serve` over raw sockets: the lean stream path speaks
-//! correct HTTP/1.x, lets go of connections promptly, and hands everything
-//! it does not serve itself to hyper without losing a byte.
+//! `sse_hub::net::serve` over raw sockets: its own HTTP/1 path speaks
+//! correct HTTP/1.x (keep-alive, pipelining, `HEAD`, chunks), streams go to
+//! the lean writer even on a reused connection, connections are let go
+//! promptly, and everything it does not serve itself reaches hyper without
+//! losing a byte.
 
 mod common;
 
@@ -164,8 +166,8 @@ async fn an_http10_stream_is_delimited_by_the_close() {
 #[tokio::test]
 async fn a_refused_stream_keeps_the_connection_for_pipelined_requests() {
     let s = server().await;
-    // No token: 401 from the lean path; the health check behind it is
-    // answered by hyper on the same socket.
+    // No token: a 401 with a length; the health check pipelined behind
+    // it is answered on the same socket.
     let mut sock = open_raw(
         &s,
         "GET /api/sse/stream HTTP/1.1\r\nHost: x\r\n\r\nGET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
@@ -215,6 +217,99 @@ async fn a_stream_after_another_request_on_one_connection_is_served() {
             "GET /api/health HTTP/1.1\r\nHost: x\r\n\r\nGET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"
         )).await;
     assert_eq!(s.hub.connection_count(), 1);
+}
+
+/// Reads one whole response with a `content-length` body off `sock`;
+/// returns its lowercased head and its body, and keeps any bytes after it
+/// in `buf`.
+async fn read_response(sock: &mut TcpStream, buf: &mut Vec<u8>) -> (String, Vec<u8>) {
+    assert!(read_until(sock, buf, b"\r\n\r\n").await, "no head");
+    let (head, _) = split_head(buf);
+    let head_len = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while buf.len() < head_len + len {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout_at(deadline, sock.read(&mut chunk))
+            .await
+            .expect("the body arrives")
+            .unwrap();
+        assert!(n > 0, "closed inside a body");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_len..head_len + len].to_vec();
+    buf.drain(..head_len + len);
+    (head, body)
+}
+
+/// Reads one response head (of a `HEAD` answer) off `sock`, keeping any
+/// bytes after it in `buf`.
+async fn read_head_only(sock: &mut TcpStream, buf: &mut Vec<u8>) -> String {
+    assert!(read_until(sock, buf, b"\r\n\r\n").await, "no head");
+    let head_len = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&buf[..head_len]).to_lowercase();
+    buf.drain(..head_len);
+    head
+}
+
+/// What a browser does: the page's requests, a token POST, then the
+/// `EventSource` on the same pooled connection. The stream must still get
+/// the lean writer (which ends a stream whose client sends anything; hyper
+/// would keep it).
+#[tokio::test]
+async fn a_stream_on_a_reused_connection_is_written_by_the_lean_path() {
+    let s = server().await;
+    let mut sock = TcpStream::connect(s.addr).await.unwrap();
+    let mut buf = Vec::new();
+    sock.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let (head, body) = read_response(&mut sock, &mut buf).await;
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(health["status"], "ok");
+
+    // HEAD: the length of the GET, no body (the next response follows at
+    // once), and a pipelined POST with a body in the same write.
+    let post = r#"{"userId":"reuser","role":"user"}"#;
+    sock.write_all(
+        format!(
+            "HEAD /api/health HTTP/1.1\r\nHost: x\r\n\r\n\
+             POST /api/auth/demo-token HTTP/1.1\r\nHost: x\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{post}",
+            post.len()
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let head = read_head_only(&mut sock, &mut buf).await;
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    assert!(head.contains("content-length: "), "{head}");
+    let (head, body) = read_response(&mut sock, &mut buf).await;
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    let token: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let token = token["token"].as_str().expect("a token").to_string();
+
+    sock.write_all(
+        format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(read_until(&mut sock, &mut buf, b"event: connected").await);
+    wait_for_connections(&s, 1).await;
+    s.publish("ping", json!({"n": 7}), json!({"user": "reuser"}))
+        .await;
+    assert!(read_until(&mut sock, &mut buf, b"\"n\":7").await);
+    sock.write_all(b"x").await.unwrap();
+    assert!(
+        closes_within(&mut sock, 3).await,
+        "the stream went to hyper, which keeps a talking client"
+    );
+    wait_for_connections(&s, 0).await;
 }
 
 #[tokio::test]
@@ -347,4 +442,105 @@ async fn shutdown_ends_streams_with_a_final_frame_and_lets_go_of_idle_sockets() 
     assert!(String::from_utf8_lossy(&payload).contains("event: shutdown\n"));
     assert!(closes_within(&mut silent, 1).await);
     assert!(closes_within(&mut kept, 1).await);
+}
+
+/// Serves `app` with `net::serve` on 127.0.0.1:0.
+async fn serve_app(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(sse_hub::net::serve(
+        listener,
+        app,
+        ServeOptions::default(),
+        std::future::pending(),
+    ));
+    addr
+}
+
+/// Answers whose size the body does not know: chunked for HTTP/1.1 (the
+/// connection stays), delimited by the close for HTTP/1.0, and a declared
+/// `Content-Length` (what a file body has) is kept and held to.
+#[tokio::test]
+async fn answers_of_unknown_size_are_chunked_or_delimited() {
+    use axum::body::Body;
+    use axum::routing::{get, post};
+    fn pieces() -> Body {
+        let parts = ["ab", "", "cde"].map(|p| Ok::<_, std::io::Error>(bytes::Bytes::from(p)));
+        Body::from_stream(futures_util::stream::iter(parts))
+    }
+    let app = axum::Router::new()
+        .route("/chunks", get(|| async { pieces() }))
+        .route(
+            "/file",
+            get(|| async { ([("content-length", "5")], pieces()) }),
+        )
+        .route("/echo", post(|body: String| async move { body }));
+    let addr = serve_app(app).await;
+
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"GET /chunks HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    assert!(read_until(&mut sock, &mut raw, b"0\r\n\r\n").await);
+    let (head, body) = split_head(&raw);
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
+    assert!(!head.contains("content-length"), "{head}");
+    assert_eq!(dechunk(body), (b"abcde".to_vec(), true));
+    // Same socket: the declared length is sent, and HEAD gets it too.
+    sock.write_all(b"GET /file HTTP/1.1\r\nHost: x\r\n\r\nHEAD /file HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let (head, body) = read_response(&mut sock, &mut buf).await;
+    assert!(head.contains("content-length: 5\r\n"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(body, b"abcde");
+    let head = read_head_only(&mut sock, &mut buf).await;
+    assert!(head.starts_with("http/1.1 200 ok"), "{head}");
+    assert!(head.contains("content-length: 5\r\n"), "{head}");
+    // HEAD sends no body: nothing follows its head.
+    assert!(buf.is_empty(), "bytes after a HEAD answer");
+    let mut more = [0u8; 1];
+    assert!(
+        timeout(Duration::from_millis(300), sock.read(&mut more))
+            .await
+            .is_err(),
+        "bytes after a HEAD answer"
+    );
+
+    // HTTP/1.0: the close ends the body.
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(b"GET /chunks HTTP/1.0\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
+        .await
+        .expect("closed after the body")
+        .unwrap();
+    let (head, body) = split_head(&raw);
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert_eq!(body, b"abcde");
+
+    // A chunked request body is hyper's; the connection still answers.
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
+          POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nde",
+    )
+    .await
+    .unwrap();
+    let mut raw = Vec::new();
+    timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
+        .await
+        .expect("closed after the second answer")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
+    assert!(
+        text.contains("\r\n\r\nabc") && text.ends_with("\r\n\r\nde"),
+        "{text}"
+    );
 }

@@ -63,6 +63,11 @@ struct Args {
     /// master and workers): their memory (PSS, from /proc) is summed.
     #[arg(long)]
     server_pid: Vec<u32>,
+    /// Open each stream on a used connection, as a browser does: send one
+    /// plain request first (the hub's health check, nchan's `/health`),
+    /// read its answer, then ask for the stream on the same socket.
+    #[arg(long)]
+    reuse: bool,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -127,9 +132,42 @@ async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStrea
         }
         Kind::Nchan => format!("/sub?ch={}", args.channel),
     };
+    if args.reuse {
+        let warm = match args.kind {
+            Kind::Hub => "/api/health",
+            Kind::Nchan => "/health",
+        };
+        let req = format!("GET {warm} HTTP/1.1\r\nHost: bench\r\n\r\n");
+        stream.write_all(req.as_bytes()).await?;
+        let head = read_head(&mut stream).await?;
+        if !head.starts_with(b"HTTP/1.1 200") {
+            bail!("{warm} refused");
+        }
+        let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+        let len: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .context("the warm-up answer has no length")?
+            .trim()
+            .parse()?;
+        let mut body = vec![0u8; len];
+        stream.read_exact(&mut body).await?;
+    }
     let req = format!("GET {path} HTTP/1.0\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
     stream.write_all(req.as_bytes()).await?;
-    // Read the status line and headers.
+    let head = read_head(&mut stream).await?;
+    if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
+        bail!(
+            "refused: {}",
+            String::from_utf8_lossy(&head[..head.len().min(64)])
+        );
+    }
+    Ok(stream)
+}
+
+/// Reads a status line and headers, a byte at a time (nothing after them
+/// is consumed).
+async fn read_head(stream: &mut tokio::net::TcpStream) -> anyhow::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(512);
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -141,13 +179,7 @@ async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStrea
             bail!("headers too long");
         }
     }
-    if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
-        bail!(
-            "refused: {}",
-            String::from_utf8_lossy(&head[..head.len().min(64)])
-        );
-    }
-    Ok(stream)
+    Ok(head)
 }
 
 async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, expected: u64) {
@@ -300,6 +332,7 @@ async fn main() -> anyhow::Result<()> {
         "kind": format!("{:?}", args.kind).to_lowercase(),
         "connections_requested": args.connections,
         "connections_held": held,
+        "reused_connections": args.reuse,
         "connect_failures": failures,
         "connect_secs": connect_secs,
         "connect_p99_ms": connect_times.value_at_quantile(0.99) as f64 / 1000.0,

@@ -6,14 +6,16 @@
 //! as it is open (an 8 KiB read buffer, an 8 KiB header buffer), several
 //! times what the hub itself needs for a connection.
 //!
-//! [`serve`] reads the first request head of each connection itself. A
-//! plain `GET` of a stream path (see [`ServeOptions::stream_paths`]) is
-//! answered by the same axum [`Router`] (auth, limits, CORS and metrics are
-//! unchanged), and its `text/event-stream` body is written by a small task
-//! that owns the socket and nothing else. Every other connection, and any
-//! head this reader does not fully understand, is handed to hyper with the
-//! bytes already read, exactly as `axum::serve` would serve it (HTTP/1 and
-//! HTTP/2).
+//! [`serve`] reads plain HTTP/1.x requests itself and answers them with the
+//! same axum [`Router`] (auth, limits, CORS and metrics are unchanged). An
+//! answer marked `text/event-stream` is then written by a small task that
+//! owns the socket and nothing else; any other answer is written whole and
+//! the connection waits for its next request. That covers a browser, which
+//! opens its `EventSource` on a connection it already used for the page and
+//! a token. A request this reader does not serve (a chunked or large body,
+//! an upgrade, `Expect`, HTTP/2, a head it cannot parse) is handed to hyper
+//! with the bytes already read, and hyper serves the rest of that
+//! connection exactly as `axum::serve` would (HTTP/1 and HTTP/2).
 //!
 //! Apps that mount [`crate::router`] under `axum::serve` work the same;
 //! they pay hyper's buffers per stream, and should wrap their listener in
@@ -21,6 +23,7 @@
 
 mod head;
 mod prefixed;
+mod response;
 mod stall;
 mod stream;
 
@@ -33,6 +36,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -44,27 +48,26 @@ use tower::ServiceExt;
 
 use self::head::Head;
 pub use self::prefixed::Prefixed;
+use self::response::{After, Asked};
 pub use self::stall::{StallGuard, StallGuardListener};
-use self::stream::After;
 
 /// How [`serve`] treats connections.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// Paths whose plain `GET`s take the lean stream path.
-    pub stream_paths: Vec<String>,
     /// A connection whose socket accepts no byte for this long is dropped
     /// (a client that stopped reading).
     pub write_stall: Duration,
-    /// Time a connection has to send a whole request head.
+    /// Time a connection has to send a whole request (head and body),
+    /// counted from the end of the previous answer on a kept connection.
     pub header_timeout: Duration,
-    /// First heads larger than this are left to hyper (which answers 431).
+    /// Request heads larger than this are left to hyper (which answers
+    /// 431), with the rest of their connection.
     pub max_head_bytes: usize,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            stream_paths: vec!["/api/sse/stream".to_string()],
             write_stall: Duration::from_secs(30),
             header_timeout: Duration::from_secs(30),
             max_head_bytes: 16 * 1024,
@@ -133,18 +136,19 @@ async fn connection(
     options: Arc<ServeOptions>,
     stop: CancellationToken,
 ) {
-    // Everything up to the response head runs in a box of its own, freed
-    // before the stream starts: an idle stream's task holds only the pump.
+    // Everything up to a stream's response head runs in a box of its own,
+    // freed before the stream starts: an idle stream's task holds only the
+    // pump.
     let pump = Box::pin(open(sock, peer, app, options, stop)).await;
     if let Some(pump) = pump {
         pump.await;
     }
 }
 
-/// Reads the first head and answers it; a stream comes back as a pump,
-/// anything else is served to the end here.
+/// Serves requests until one turns into a stream (returned as its pump),
+/// the connection ends, or it goes to hyper.
 async fn open(
-    mut sock: TcpStream,
+    sock: TcpStream,
     peer: SocketAddr,
     app: Router,
     options: Arc<ServeOptions>,
@@ -153,37 +157,45 @@ async fn open(
     // Frames are whole writes; Nagle would hold a small one back until the
     // previous one is acknowledged.
     let _ = sock.set_nodelay(true);
-    let head = tokio::select! {
-        head = head::read_head(&mut sock, &options) => head,
-        // Shutting down: a connection that has not asked for anything yet
-        // is not worth waiting for.
-        () = stop.cancelled() => return None,
-    };
     // Every write from here on, ours or hyper's, gives up on a peer that
     // stopped reading.
-    let sock = StallGuard::new(sock, options.write_stall);
-    let (request, keep_alive, rest) = match head {
-        Head::Gone => return None,
-        Head::Other(read) => {
-            http(Prefixed::new(read, sock), peer, app, &options, stop).await;
-            return None;
-        }
-        Head::Stream {
-            request,
-            keep_alive,
-            rest,
-        } => (*request, keep_alive, rest),
-    };
-    let version = request.version();
-    let mut request = request.map(|()| Body::empty());
-    request.extensions_mut().insert(ConnectInfo(peer));
-    let Ok(res) = app.clone().oneshot(request).await;
-    match stream::respond(sock, res, version, keep_alive).await {
-        After::Stream(pump) => Some(pump),
-        After::Close => None,
-        After::KeepAlive(sock) => {
-            http(Prefixed::new(rest, sock), peer, app, &options, stop).await;
-            None
+    let mut sock = StallGuard::new(sock, options.write_stall);
+    let mut carry = Bytes::new();
+    loop {
+        let head = tokio::select! {
+            head = head::read_request(&mut sock, &options, carry) => head,
+            // Shutting down: a connection that has not asked for anything
+            // (yet, or since its last answer) is not worth waiting for.
+            () = stop.cancelled() => return None,
+        };
+        let (request, keep_alive, rest) = match head {
+            Head::Gone => return None,
+            Head::Other(read) => {
+                http(Prefixed::new(read, sock), peer, app, &options, stop).await;
+                return None;
+            }
+            Head::Request {
+                request,
+                keep_alive,
+                rest,
+            } => (*request, keep_alive, rest),
+        };
+        let asked = Asked {
+            head: request.method() == http::Method::HEAD,
+            version: request.version(),
+            // A server on its way down says so in its last answers.
+            keep_alive: keep_alive && !stop.is_cancelled(),
+        };
+        let mut request = request.map(Body::from);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let Ok(res) = app.clone().oneshot(request).await;
+        match response::respond(sock, res, asked).await {
+            After::Stream(pump) => return Some(pump),
+            After::Close => return None,
+            After::KeepAlive(next) => {
+                sock = next;
+                carry = rest;
+            }
         }
     }
 }

@@ -9,24 +9,21 @@
 //! words of state. Frames that are already queued go out together in one
 //! vectored write; nothing is copied.
 //!
-//! Only responses the router marks `text/event-stream` are streamed here.
-//! Refusals (401, 429, ...) are written whole with a `Content-Length`, and a
-//! keep-alive connection then goes to hyper for its next request.
+//! Only responses the router marks `text/event-stream` are streamed here;
+//! [`super::response`] writes every other answer and picks this path.
 
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use axum::body::{Body, HttpBody};
-use axum::response::Response;
 use bytes::Bytes;
-use http::{header, StatusCode, Version};
-use http_body_util::BodyExt;
+use http::{StatusCode, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::response::{chunk_size_line, encode_head, After, Framing, Persist};
 use super::StallGuard;
 
 /// A client socket whose writes fail once they stall past the limit.
@@ -35,44 +32,23 @@ pub(super) type Socket = StallGuard<TcpStream>;
 /// Frames (or bytes) gathered into one write when a queue has a backlog.
 const MAX_BATCH_FRAMES: usize = 64;
 const MAX_BATCH_BYTES: usize = 64 * 1024;
-/// The largest refusal body written on the stream path.
-const MAX_REFUSAL_BYTES: usize = 64 * 1024;
 
-/// What to do with the socket once the response head is out.
-pub(super) enum After {
-    /// Nothing more: the socket is closed.
-    Close,
-    /// Serve the next request on it.
-    KeepAlive(Socket),
-    /// Stream the body: the head is written, the pump does the rest.
-    Stream(Pump),
-}
-
-/// Writes the head of `res` (and, for a refusal, its body) for a request
-/// of `version`.
-pub(super) async fn respond(
+/// Writes the head of an event-stream response and hands the connection
+/// to a [`Pump`]. HTTP/1.1 frames the body in chunks; an HTTP/1.0 body
+/// ends at the close.
+pub(super) async fn start(
     mut sock: Socket,
-    res: Response,
+    headers: &http::HeaderMap,
+    body: Body,
     version: Version,
-    keep_alive: bool,
 ) -> After {
-    let is_stream = res.status() == StatusCode::OK
-        && res
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-    if !is_stream {
-        return refusal(sock, res, keep_alive).await;
-    }
-    // HTTP/1.1 frames the body in chunks; an HTTP/1.0 body ends at close.
     let chunked = version == Version::HTTP_11;
-    let (parts, body) = res.into_parts();
-    let framing = if chunked {
-        Framing::Chunked
+    let (framing, conn) = if chunked {
+        (Framing::Chunked, Persist::Default)
     } else {
-        Framing::UntilClose
+        (Framing::UntilClose, Persist::UntilClose)
     };
-    let head = encode_head(parts.status, &parts.headers, framing);
+    let head = encode_head(StatusCode::OK, headers, framing, conn);
     if sock.write_all(&head).await.is_err() {
         return After::Close;
     }
@@ -296,143 +272,5 @@ impl Out {
             }
         }
         Poll::Ready(Ok(()))
-    }
-}
-
-/// Writes `len` as a chunk-size line (`1a2\r\n`) into `out`.
-fn chunk_size_line(len: usize, out: &mut [u8; 20]) -> usize {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut digits = [0u8; 16];
-    let mut n = 0;
-    let mut v = len;
-    loop {
-        digits[n] = HEX[v & 0xf];
-        n += 1;
-        v >>= 4;
-        if v == 0 {
-            break;
-        }
-    }
-    for (i, d) in digits[..n].iter().rev().enumerate() {
-        out[i] = *d;
-    }
-    out[n] = b'\r';
-    out[n + 1] = b'\n';
-    n + 2
-}
-
-/// Writes a small response whole; the connection stays open for the next
-/// request when the client asked for that.
-async fn refusal(mut sock: Socket, res: Response, keep_alive: bool) -> After {
-    let (parts, body) = res.into_parts();
-    let body = match http_body_util::Limited::new(body, MAX_REFUSAL_BYTES)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return After::Close,
-    };
-    let framing = Framing::Length {
-        len: body.len(),
-        close: !keep_alive,
-    };
-    let mut response = encode_head(parts.status, &parts.headers, framing);
-    response.extend_from_slice(&body);
-    if sock.write_all(&response).await.is_err() || !keep_alive {
-        return After::Close;
-    }
-    After::KeepAlive(sock)
-}
-
-/// How the body of a response is delimited.
-#[derive(Debug, Clone, Copy)]
-enum Framing {
-    Chunked,
-    UntilClose,
-    Length { len: usize, close: bool },
-}
-
-/// The status line and headers. The router's own framing headers are
-/// replaced: this writer decides how the body is delimited.
-fn encode_head(status: StatusCode, headers: &http::HeaderMap, framing: Framing) -> Vec<u8> {
-    let mut h = Vec::with_capacity(320);
-    h.extend_from_slice(b"HTTP/1.1 ");
-    h.extend_from_slice(status.as_str().as_bytes());
-    h.push(b' ');
-    h.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    h.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        if matches!(
-            name.as_str(),
-            "connection" | "keep-alive" | "transfer-encoding" | "content-length"
-        ) {
-            continue;
-        }
-        h.extend_from_slice(name.as_str().as_bytes());
-        h.extend_from_slice(b": ");
-        h.extend_from_slice(value.as_bytes());
-        h.extend_from_slice(b"\r\n");
-    }
-    h.extend_from_slice(b"date: ");
-    h.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
-    h.extend_from_slice(b"\r\n");
-    match framing {
-        Framing::Chunked => h.extend_from_slice(b"transfer-encoding: chunked\r\n"),
-        Framing::UntilClose => h.extend_from_slice(b"connection: close\r\n"),
-        Framing::Length { len, close } => {
-            h.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
-            if close {
-                h.extend_from_slice(b"connection: close\r\n");
-            }
-        }
-    }
-    h.extend_from_slice(b"\r\n");
-    h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunk_size_lines_are_lowercase_hex() {
-        for (len, want) in [
-            (0, "0\r\n"),
-            (1, "1\r\n"),
-            (255, "ff\r\n"),
-            (4096, "1000\r\n"),
-            (usize::MAX, "ffffffffffffffff\r\n"),
-        ] {
-            let mut out = [0u8; 20];
-            let n = chunk_size_line(len, &mut out);
-            assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), want);
-        }
-    }
-
-    #[test]
-    fn the_head_replaces_the_routers_framing_headers() {
-        let mut headers = http::HeaderMap::new();
-        headers.insert("content-type", "text/event-stream".parse().unwrap());
-        headers.insert("connection", "keep-alive".parse().unwrap());
-        headers.insert("content-length", "12".parse().unwrap());
-        let head = encode_head(StatusCode::OK, &headers, Framing::Chunked);
-        let head = String::from_utf8(head).unwrap();
-        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
-        assert!(head.contains("content-type: text/event-stream\r\n"));
-        assert!(head.contains("transfer-encoding: chunked\r\n"));
-        assert!(!head.contains("keep-alive"));
-        assert!(!head.contains("content-length"));
-        assert!(head.ends_with("\r\n\r\n"));
-        let head = encode_head(
-            StatusCode::UNAUTHORIZED,
-            &http::HeaderMap::new(),
-            Framing::Length {
-                len: 7,
-                close: true,
-            },
-        );
-        let head = String::from_utf8(head).unwrap();
-        assert!(head.starts_with("HTTP/1.1 401 Unauthorized\r\n"));
-        assert!(head.contains("content-length: 7\r\nconnection: close\r\n"));
     }
 }

@@ -1,0 +1,377 @@
+//! Writing the router's answer to a request read by [`super::head`].
+//!
+//! A `text/event-stream` answer becomes a [`Pump`]: the connection is a
+//! stream from then on. Every other answer is written whole, delimited the
+//! way HTTP/1.1 wants it (`Content-Length` when the body's size is known,
+//! chunks when it is not, the close for an HTTP/1.0 client), and the
+//! connection goes back to reading the next request. Small bodies go out
+//! with their head in one write.
+
+use std::io::{self, IoSlice};
+use std::time::SystemTime;
+
+use axum::body::{Body, HttpBody};
+use axum::response::Response;
+use bytes::Bytes;
+use http::{header, HeaderMap, StatusCode, Version};
+use http_body_util::BodyExt;
+use tokio::io::AsyncWriteExt;
+
+use super::stream::{self, Pump, Socket};
+
+/// Bodies of known size up to this are written together with their head.
+const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// What to do with the socket once a response is out.
+pub(super) enum After {
+    /// Nothing more: the socket is closed.
+    Close,
+    /// Read the next request on it.
+    KeepAlive(Socket),
+    /// Stream the body: the head is written, the pump does the rest.
+    Stream(Pump),
+}
+
+/// What the request asked for, as far as writing its answer goes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Asked {
+    /// A `HEAD` request: the head of the answer only.
+    pub head: bool,
+    pub version: Version,
+    /// The client wants the connection kept (and the server agrees).
+    pub keep_alive: bool,
+}
+
+/// Writes `res` for a request that asked `asked`.
+pub(super) async fn respond(mut sock: Socket, res: Response, asked: Asked) -> After {
+    let status = res.status();
+    let is_stream = status == StatusCode::OK
+        && !asked.head
+        && res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    let (parts, body) = res.into_parts();
+    if is_stream {
+        return stream::start(sock, &parts.headers, body, asked.version).await;
+    }
+    let conn = Persist::of(asked);
+    let bodiless = asked.head
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let written = if bodiless {
+        // The router set the length a GET would have had; a 204 has none.
+        let framing = Framing::None {
+            keep_length: status != StatusCode::NO_CONTENT && !status.is_informational(),
+        };
+        sock.write_all(&encode_head(status, &parts.headers, framing, conn))
+            .await
+            .is_ok()
+    } else {
+        write_with_body(&mut sock, status, &parts.headers, body, asked, conn).await
+    };
+    if written && asked.keep_alive && conn != Persist::UntilClose {
+        After::KeepAlive(sock)
+    } else {
+        After::Close
+    }
+}
+
+/// Writes head and body; false if the connection can't be used again.
+async fn write_with_body(
+    sock: &mut Socket,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: Body,
+    asked: Asked,
+    conn: Persist,
+) -> bool {
+    // The body's own size, or the length the handler declared (a file
+    // body streams without knowing its size; its `Content-Length` is
+    // then held to).
+    let exact = body.size_hint().exact().or_else(|| {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    });
+    match exact {
+        Some(len) if len <= SMALL_BODY_BYTES as u64 => {
+            let Ok(collected) = http_body_util::Limited::new(body, SMALL_BODY_BYTES)
+                .collect()
+                .await
+            else {
+                return false;
+            };
+            let bytes = collected.to_bytes();
+            let framing = Framing::Length(bytes.len() as u64);
+            let mut out = encode_head(status, headers, framing, conn);
+            out.extend_from_slice(&bytes);
+            sock.write_all(&out).await.is_ok() && bytes.len() as u64 == len
+        }
+        Some(len) => {
+            let head = encode_head(status, headers, Framing::Length(len), conn);
+            if sock.write_all(&head).await.is_err() {
+                return false;
+            }
+            let mut sent = 0u64;
+            let ok = copy_body(
+                body,
+                |data| {
+                    sent += data.len() as u64;
+                    (sent <= len).then_some([data, Bytes::new(), Bytes::new()])
+                },
+                sock,
+            )
+            .await;
+            ok && sent == len
+        }
+        None if asked.version == Version::HTTP_11 => {
+            let head = encode_head(status, headers, Framing::Chunked, conn);
+            if sock.write_all(&head).await.is_err() {
+                return false;
+            }
+            let ok = copy_body(
+                body,
+                |data| {
+                    let mut line = [0u8; 20];
+                    let n = chunk_size_line(data.len(), &mut line);
+                    Some([
+                        Bytes::copy_from_slice(&line[..n]),
+                        data,
+                        Bytes::from_static(b"\r\n"),
+                    ])
+                },
+                sock,
+            )
+            .await;
+            ok && sock.write_all(b"0\r\n\r\n").await.is_ok()
+        }
+        None => {
+            // An HTTP/1.0 client: the close ends the body.
+            let head = encode_head(status, headers, Framing::UntilClose, Persist::UntilClose);
+            if sock.write_all(&head).await.is_ok() {
+                copy_body(body, |data| Some([data, Bytes::new(), Bytes::new()]), sock).await;
+            }
+            false
+        }
+    }
+}
+
+/// Writes every data frame of `body`, each as the pieces `frame` makes of
+/// it (`None`: stop, the body broke its framing). False on any error.
+async fn copy_body(
+    mut body: Body,
+    mut frame: impl FnMut(Bytes) -> Option<[Bytes; 3]>,
+    sock: &mut Socket,
+) -> bool {
+    while let Some(next) = body.frame().await {
+        let Ok(next) = next else { return false };
+        let Ok(data) = next.into_data() else {
+            continue; // trailers are not sent over HTTP/1
+        };
+        if data.is_empty() {
+            continue;
+        }
+        let Some(pieces) = frame(data) else {
+            return false;
+        };
+        if write_pieces(sock, &pieces).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Writes `pieces` in order, in as few (vectored) writes as the socket
+/// allows: a chunk's size line, data and CRLF go out as one packet.
+async fn write_pieces(sock: &mut Socket, pieces: &[Bytes; 3]) -> io::Result<()> {
+    let mut storage = [
+        IoSlice::new(&pieces[0]),
+        IoSlice::new(&pieces[1]),
+        IoSlice::new(&pieces[2]),
+    ];
+    let mut slices = &mut storage[..];
+    while !slices.is_empty() {
+        match sock.write_vectored(slices).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => IoSlice::advance_slices(&mut slices, n),
+        }
+    }
+    Ok(())
+}
+
+/// How the body of a response is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    Chunked,
+    UntilClose,
+    Length(u64),
+    /// No body follows (`HEAD`, 204, 304); the router's `Content-Length`
+    /// stays when `keep_length`.
+    None {
+        keep_length: bool,
+    },
+}
+
+/// What the response says about the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Persist {
+    /// Nothing: HTTP/1.1 keeps it.
+    Default,
+    /// `connection: keep-alive`, which an HTTP/1.0 client needs to keep it.
+    KeepAlive,
+    /// `connection: close`.
+    UntilClose,
+}
+
+impl Persist {
+    fn of(asked: Asked) -> Self {
+        match (asked.keep_alive, asked.version) {
+            (false, _) => Persist::UntilClose,
+            (true, Version::HTTP_11) => Persist::Default,
+            (true, _) => Persist::KeepAlive,
+        }
+    }
+}
+
+/// The status line and headers. The router's own framing headers are
+/// replaced: this writer decides how the body is delimited.
+pub(super) fn encode_head(
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    conn: Persist,
+) -> Vec<u8> {
+    let mut h = Vec::with_capacity(320);
+    h.extend_from_slice(b"HTTP/1.1 ");
+    h.extend_from_slice(status.as_str().as_bytes());
+    h.push(b' ');
+    h.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    h.extend_from_slice(b"\r\n");
+    let keep_length = matches!(framing, Framing::None { keep_length: true });
+    for (name, value) in headers {
+        let drop = match name.as_str() {
+            "connection" | "keep-alive" | "transfer-encoding" => true,
+            "content-length" => !keep_length,
+            _ => false,
+        };
+        if drop {
+            continue;
+        }
+        h.extend_from_slice(name.as_str().as_bytes());
+        h.extend_from_slice(b": ");
+        h.extend_from_slice(value.as_bytes());
+        h.extend_from_slice(b"\r\n");
+    }
+    if !headers.contains_key(header::DATE) {
+        h.extend_from_slice(b"date: ");
+        h.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
+        h.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Chunked => h.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Length(len) => {
+            h.extend_from_slice(format!("content-length: {len}\r\n").as_bytes());
+        }
+        Framing::UntilClose | Framing::None { .. } => {}
+    }
+    match (conn, framing) {
+        (Persist::UntilClose, _) | (_, Framing::UntilClose) => {
+            h.extend_from_slice(b"connection: close\r\n");
+        }
+        (Persist::KeepAlive, _) => h.extend_from_slice(b"connection: keep-alive\r\n"),
+        (Persist::Default, _) => {}
+    }
+    h.extend_from_slice(b"\r\n");
+    h
+}
+
+/// Writes `len` as a chunk-size line (`1a2\r\n`) into `out`.
+pub(super) fn chunk_size_line(len: usize, out: &mut [u8; 20]) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut n = 0;
+    let mut v = len;
+    loop {
+        digits[n] = HEX[v & 0xf];
+        n += 1;
+        v >>= 4;
+        if v == 0 {
+            break;
+        }
+    }
+    for (i, d) in digits[..n].iter().rev().enumerate() {
+        out[i] = *d;
+    }
+    out[n] = b'\r';
+    out[n + 1] = b'\n';
+    n + 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_size_lines_are_lowercase_hex() {
+        for (len, want) in [
+            (0, "0\r\n"),
+            (1, "1\r\n"),
+            (255, "ff\r\n"),
+            (4096, "1000\r\n"),
+            (usize::MAX, "ffffffffffffffff\r\n"),
+        ] {
+            let mut out = [0u8; 20];
+            let n = chunk_size_line(len, &mut out);
+            assert_eq!(std::str::from_utf8(&out[..n]).unwrap(), want);
+        }
+    }
+
+    fn head(status: StatusCode, headers: &HeaderMap, framing: Framing, conn: Persist) -> String {
+        String::from_utf8(encode_head(status, headers, framing, conn)).unwrap()
+    }
+
+    #[test]
+    fn the_head_replaces_the_routers_framing_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", "text/event-stream".parse().unwrap());
+        headers.insert("connection", "keep-alive".parse().unwrap());
+        headers.insert("content-length", "12".parse().unwrap());
+        let h = head(StatusCode::OK, &headers, Framing::Chunked, Persist::Default);
+        assert!(h.starts_with("HTTP/1.1 200 OK\r\n"), "{h}");
+        assert!(h.contains("content-type: text/event-stream\r\n"));
+        assert!(h.contains("transfer-encoding: chunked\r\n"));
+        assert!(h.contains("date: "));
+        assert!(!h.contains("keep-alive"));
+        assert!(!h.contains("content-length"));
+        assert!(h.ends_with("\r\n\r\n"));
+
+        let h = head(
+            StatusCode::UNAUTHORIZED,
+            &HeaderMap::new(),
+            Framing::Length(7),
+            Persist::UntilClose,
+        );
+        assert!(h.starts_with("HTTP/1.1 401 Unauthorized\r\n"));
+        assert!(h.contains("content-length: 7\r\nconnection: close\r\n"));
+
+        // HEAD keeps the router's length; HTTP/1.0 keep-alive is said.
+        let h = head(
+            StatusCode::OK,
+            &headers,
+            Framing::None { keep_length: true },
+            Persist::KeepAlive,
+        );
+        assert!(h.contains("content-length: 12\r\n"), "{h}");
+        assert!(h.contains("connection: keep-alive\r\n"), "{h}");
+        assert!(!h.contains("transfer-encoding"), "{h}");
+
+        // A router's own date is not doubled.
+        let mut dated = HeaderMap::new();
+        dated.insert("date", "Mon, 23 Nov 2026 00:00:00 GMT".parse().unwrap());
+        let h = head(StatusCode::OK, &dated, Framing::Length(0), Persist::Default);
+        assert_eq!(h.matches("date: ").count(), 1, "{h}");
+    }
+}
