@@ -45,7 +45,7 @@ impl HttpMetrics {
 
 /// Renders every metric of `hub`.
 pub fn render(hub: &Hub) -> String {
-    let s = hub.stats();
+    let s = hub.summary();
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
         let _ = writeln!(

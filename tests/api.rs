@@ -495,6 +495,49 @@ async fn stats_are_for_admins_and_count_connections() {
     ] {
         assert!(stats[k].is_number(), "{k} missing in {stats}");
     }
+    // The health check and the metrics count the same without the walk.
+    let health: Value = s
+        .http
+        .get(s.url("/api/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (&health["connections"], &health["users"]),
+        (&json!(3), &json!(2))
+    );
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("\nsse_hub_connections 3\n"), "{metrics}");
+    assert!(metrics.contains("\nsse_hub_users 2\n"), "{metrics}");
+    drop(_a2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while s.hub.summary().total_connections != 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the closed stream is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(s.hub.summary().user_count, 2, "alice still has a stream");
+    drop(_a);
+    while s.hub.summary().user_count != 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a user without streams is counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

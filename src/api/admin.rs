@@ -49,7 +49,7 @@ pub async fn disconnect(
 
 /// `GET /api/health`: liveness plus the headline numbers.
 pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
-    let s = hub.stats();
+    let s = hub.summary();
     let status = if hub.is_shutting_down() {
         "shutting_down"
     } else {

@@ -177,7 +177,7 @@ impl Hub {
                 let Some(inner) = weak.upgrade() else { break };
                 let hub = Hub { inner };
                 let Some(c) = &hub.inner.cluster else { break };
-                let s = hub.stats();
+                let s = hub.summary();
                 let report = serde_json::json!({
                     "nodeId": c.node_id,
                     "connections": s.total_connections,

@@ -54,20 +54,11 @@ pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
 /// Serves `hub` the way a library user with their own axum app would:
 /// `axum::serve` over a listener wrapped in `net::StallGuardListener`.
 pub async fn serve_axum(hub: Hub, auth: Auth) -> TestServer {
-    let app = sse_hub::router(hub.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let listener = sse_hub::net::StallGuardListener::new(listener, Duration::from_secs(2));
-    let task = tokio::spawn(async move {
+    spawn_server(hub, auth, |listener, app| async move {
+        let listener = sse_hub::net::StallGuardListener::new(listener, Duration::from_secs(2));
         axum::serve(listener, app).await.unwrap();
-    });
-    TestServer {
-        addr,
-        hub,
-        auth,
-        http: reqwest::Client::new(),
-        task,
-    }
+    })
+    .await
 }
 
 /// Serves `hub` on 127.0.0.1:0 with these options.
@@ -76,15 +67,22 @@ pub async fn serve_with_options(
     auth: Auth,
     options: sse_hub::net::ServeOptions,
 ) -> TestServer {
+    spawn_server(hub, auth, |listener, app| {
+        sse_hub::net::serve(listener, app, options, std::future::pending())
+    })
+    .await
+}
+
+/// Binds 127.0.0.1:0 and runs `serve` on it with the hub's router.
+async fn spawn_server<F, S>(hub: Hub, auth: Auth, serve: S) -> TestServer
+where
+    S: FnOnce(tokio::net::TcpListener, axum::Router) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let app = sse_hub::router(hub.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let task = tokio::spawn(sse_hub::net::serve(
-        listener,
-        app,
-        options,
-        std::future::pending(),
-    ));
+    let task = tokio::spawn(serve(listener, app));
     TestServer {
         addr,
         hub,
