@@ -326,7 +326,7 @@ async fn a_client_that_leaves_or_talks_is_released_at_once() {
 }
 
 #[tokio::test]
-async fn slow_or_silent_heads_are_dropped_after_the_header_timeout() {
+async fn slow_or_silent_requests_are_dropped_after_the_header_timeout() {
     let auth = test_auth();
     let hub = sse_hub::Hub::new(HubConfig::default(), auth.clone());
     let s = serve_with_options(
@@ -341,11 +341,20 @@ async fn slow_or_silent_heads_are_dropped_after_the_header_timeout() {
     let started = Instant::now();
     let mut silent = TcpStream::connect(s.addr).await.unwrap();
     let mut partial = open_raw(&s, "GET /api/sse/stream?token=").await;
+    let mut no_body = open_raw(
+        &s,
+        "POST /api/sse/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 60000\r\n\r\n{\"ev",
+    )
+    .await;
     assert!(
         closes_within(&mut silent, 3).await,
         "a silent socket is kept"
     );
     assert!(closes_within(&mut partial, 3).await, "a half head is kept");
+    assert!(
+        closes_within(&mut no_body, 3).await,
+        "a body that never comes is waited for"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(s.hub.connection_count(), 0);
 }

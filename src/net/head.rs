@@ -1,7 +1,7 @@
 //! Reading requests off a connection, to decide who serves them.
 //!
 //! Plain HTTP/1.x requests are read here whole: the head, and a body of up
-//! to [`MAX_BODY_BYTES`] announced by `Content-Length`. That is every
+//! to [`MAX_BODY_BYTES`] (64 KiB) announced by `Content-Length`. That is every
 //! request a browser makes of the hub, so an `EventSource` that a browser
 //! opens on a pooled connection (after the page, its assets and a token
 //! request) still gets the lean stream writer. Anything else (chunked or
@@ -24,8 +24,10 @@ use super::ServeOptions;
 const MAX_HEADERS: usize = 64;
 
 /// The largest request body read here; larger ones go to hyper, which
-/// streams them to the router (and its body limit).
-pub(super) const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// streams them to the router (and its body limit). The hub's own API
+/// takes at most 80 KiB, and a body is buffered only as its bytes arrive,
+/// so a client that announces a body and sends nothing holds no memory.
+pub(super) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What came next on a connection.
 #[derive(Debug)]
@@ -75,10 +77,9 @@ where
                 Ok(_) => {}
             }
         };
-        if buf.len() < body_len {
-            buf.reserve(body_len - buf.len());
-        }
         while buf.len() < body_len {
+            // Room for what is still missing, up to 16 KiB at a time.
+            buf.reserve((body_len - buf.len()).min(16 * 1024));
             match sock.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => return Head::Gone,
                 Ok(_) => {}
