@@ -496,28 +496,12 @@ async fn stats_are_for_admins_and_count_connections() {
         assert!(stats[k].is_number(), "{k} missing in {stats}");
     }
     // The health check and the metrics count the same without the walk.
-    let health: Value = s
-        .http
-        .get(s.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = s.health().await;
     assert_eq!(
         (&health["connections"], &health["users"]),
         (&json!(3), &json!(2))
     );
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("\nsse_hub_connections 3\n"), "{metrics}");
     assert!(metrics.contains("\nsse_hub_users 2\n"), "{metrics}");
     drop(_a2);
@@ -578,26 +562,10 @@ async fn admin_disconnects_one_connection() {
 async fn health_metrics_cors_and_unknown_routes() {
     let s = server().await;
     let _c = s.connect("alice", Role::User, "").await;
-    let health: Value = s
-        .http
-        .get(s.url("/api/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = s.health().await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["connections"], 1);
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = s.metrics().await;
     assert!(metrics.contains("\nsse_hub_connections 1\n"), "{metrics}");
     assert!(metrics.contains("sse_hub_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/sse/stream\",status=\"200\""));
     let pre = s

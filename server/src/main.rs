@@ -68,7 +68,7 @@ fn spawn_demo_ticker(hub: Hub, every: Duration) {
             if hub.is_shutting_down() {
                 break;
             }
-            let s = hub.stats();
+            let s = hub.summary();
             let data = serde_json::json!({
                 "connections": s.total_connections,
                 "users": s.user_count,

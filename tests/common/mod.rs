@@ -137,6 +137,18 @@ impl TestServer {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// `GET /api/health`'s body (no token needed).
+    pub async fn health(&self) -> Value {
+        let res = self.http.get(self.url("/api/health")).send().await.unwrap();
+        res.json().await.unwrap()
+    }
+
+    /// `GET /metrics`'s text (no token needed).
+    pub async fn metrics(&self) -> String {
+        let res = self.http.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
     pub async fn publish(&self, event: &str, data: Value, target: Value) -> Value {
         let admin = self.token("publisher-bot", Role::Publisher);
         let (status, body) = self
