@@ -27,7 +27,7 @@ const MAX_HEADERS: usize = 64;
 /// streams them to the router (and its body limit). The hub's own API
 /// takes at most 80 KiB, and a body is buffered only as its bytes arrive,
 /// so a client that announces a body and sends nothing holds no memory.
-pub(super) const MAX_BODY_BYTES: usize = 64 * 1024;
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// What came next on a connection.
 #[derive(Debug)]

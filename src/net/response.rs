@@ -71,7 +71,7 @@ pub(super) async fn respond(mut sock: Socket, res: Response, asked: Asked) -> Af
     } else {
         write_with_body(&mut sock, status, &parts.headers, body, asked, conn).await
     };
-    if written && asked.keep_alive && conn != Persist::UntilClose {
+    if written && asked.keep_alive {
         After::KeepAlive(sock)
     } else {
         After::Close
