@@ -11,4 +11,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # server must see the same value, or they load a file that does not exist.
 export LEPTOS_OUTPUT_NAME=sse-hub
 cargo leptos build
-exec target/debug/server --site-root target/site "$@"
+# Demo mode is off by default (it lets anyone mint tokens); this command is
+# the demo, so it turns it on and the server says so when it starts.
+exec target/debug/server --site-root target/site --demo true "$@"

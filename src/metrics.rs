@@ -1,12 +1,19 @@
 //! `/metrics` in the Prometheus text format, without a metrics framework:
 //! the hub's own counters plus a latency histogram per HTTP route, recorded
 //! by a middleware in [`crate::api`].
+//!
+//! Label values come from the network, so none is taken as sent: the
+//! method is one of the standard ones or `other`, the route is the matched
+//! route template or `unmatched`, and the status is a number. The number
+//! of series is bounded whatever clients send (and capped besides, in case
+//! a router ever grows routes without end).
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
+use http::Method;
 
 use crate::hub::Hub;
 
@@ -21,15 +28,55 @@ struct Histogram {
     sum_micros: AtomicU64,
 }
 
+/// Most latency series kept; requests that would start another are only
+/// counted (`sse_hub_http_requests_unlabelled_total`).
+const MAX_SERIES: usize = 1024;
+
 /// Request latency per (method, route, status).
 #[derive(Debug, Default)]
 pub(crate) struct HttpMetrics {
-    routes: DashMap<(String, String, u16), Histogram>,
+    routes: DashMap<(&'static str, String, u16), Histogram>,
+    unlabelled: AtomicU64,
+}
+
+/// The method as a label: a standard method's name, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|m| *m == method)
+        .map_or("other", |m| m.as_str())
 }
 
 impl HttpMetrics {
-    pub(crate) fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let key = (method.to_string(), route.to_string(), status);
+    /// Records one request. `route` is the matched route template (`None`:
+    /// no route matched).
+    pub(crate) fn record(
+        &self,
+        method: &Method,
+        route: Option<&str>,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let key = (
+            method_label(method),
+            route.unwrap_or("unmatched").to_string(),
+            status,
+        );
+        if self.routes.len() >= MAX_SERIES && !self.routes.contains_key(&key) {
+            self.unlabelled.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let h = self.routes.entry(key).or_default();
         let secs = elapsed.as_secs_f64();
         for (i, b) in BUCKETS.iter().enumerate() {
@@ -133,6 +180,13 @@ pub fn render(hub: &Hub) -> String {
         closed,
     );
 
+    metric(
+        "sse_hub_http_requests_unlabelled_total",
+        "counter",
+        "Requests not recorded by route because the series limit was reached.",
+        hub.http_metrics().unlabelled.load(Ordering::Relaxed),
+    );
+
     let name = "sse_hub_http_request_duration_seconds";
     let _ = writeln!(out, "# HELP {name} HTTP request latency (to the response head) by route.\n# TYPE {name} histogram");
     let mut rows: Vec<_> = hub
@@ -173,4 +227,32 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_bounded_whatever_the_method() {
+        let m = HttpMetrics::default();
+        for i in 0..5000 {
+            let method = Method::from_bytes(format!("M{i}").as_bytes()).unwrap();
+            m.record(&method, None, 404, Duration::from_millis(1));
+            m.record(&Method::GET, Some("/api/health"), 200, Duration::ZERO);
+        }
+        assert_eq!(m.routes.len(), 2);
+        let other = m
+            .routes
+            .get(&("other", "unmatched".to_string(), 404))
+            .unwrap();
+        assert_eq!(other.count.load(Ordering::Relaxed), 5000);
+        drop(other);
+        // Even statuses without end would stop at the cap.
+        for status in 0..2000 {
+            m.record(&Method::GET, None, status, Duration::ZERO);
+        }
+        assert_eq!(m.routes.len(), MAX_SERIES);
+        assert!(m.unlabelled.load(Ordering::Relaxed) > 0);
+    }
 }

@@ -593,7 +593,7 @@ async fn health_metrics_cors_and_unknown_routes() {
 
 #[tokio::test]
 async fn demo_token_and_demo_events() {
-    let s = server().await;
+    let s = demo_server().await;
     let (st, tok) = s
         .post(
             "/api/auth/demo-token",
@@ -667,9 +667,11 @@ async fn demo_token_and_demo_events() {
 async fn demo_tokens_can_be_turned_off() {
     let auth = sse_hub::Auth::hs256(SECRET);
     let hub = sse_hub::Hub::new(HubConfig::default(), auth);
+    let app =
+        sse_hub::router(hub.clone()).merge(sse_hub::api::demo::router(hub, Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, sse_hub::router(hub)).await.unwrap() });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let res = reqwest::Client::new()
         .post(format!("http://{addr}/api/auth/demo-token"))
         .json(&json!({"userId": "x"}))

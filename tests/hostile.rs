@@ -46,7 +46,7 @@ async fn send(
 
 #[tokio::test]
 async fn every_endpoint_checks_who_is_calling() {
-    let s = server().await;
+    let s = demo_server().await;
     let user = s.token("alice", Role::User);
     let publisher = s.token("pub", Role::Publisher);
     let admin = s.token("root", Role::Admin);
@@ -149,7 +149,9 @@ async fn hostile_queries_and_headers_are_refused_or_defused() {
     let s = server().await;
     let token = s.token("alice", Role::User);
     let base = format!("/api/sse/stream?token={token}");
-    let thousands: Vec<String> = (0..5000).map(|i| format!("t{i}")).collect();
+    // Lists far over the hub's bounds, but under the 16 KiB head limit
+    // (larger heads get 431 from the server itself, below).
+    let thousands: Vec<String> = (0..2000).map(|i| format!("t{i}")).collect();
     let bad = [
         format!("{base}&topics={}", thousands.join(",")),
         format!("{base}&events={}", thousands.join(",")),
@@ -175,6 +177,16 @@ async fn hostile_queries_and_headers_are_refused_or_defused() {
         );
         assert!(body["code"].is_string(), "{body}");
     }
+    let (st, body) = send(
+        &s,
+        Method::GET,
+        &format!("{base}&topics={}", "t,".repeat(10_000)),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "{body}");
+    assert_eq!(body["code"], "headers_too_large");
     // Non-UTF-8 and control bytes in Last-Event-ID: the stream opens with a reset.
     let res = s
         .http
@@ -442,4 +454,110 @@ async fn stuck_reader_is_cut(s: TestServer) {
         .await
         .unwrap();
     still_serving(&s).await;
+}
+
+/// Method and route labels of `/metrics` come from a fixed set, whatever
+/// clients send: a thousand made-up methods and paths add no series.
+#[tokio::test]
+async fn metrics_labels_are_bounded_whatever_clients_send() {
+    let s = server().await;
+    let before = s.metrics().await.len();
+    let filler = "X".repeat(1000);
+    for i in 0..1000 {
+        let method = Method::from_bytes(format!("M{i:04}{filler}").as_bytes()).unwrap();
+        let path = if i % 2 == 0 {
+            "/api/health".to_string()
+        } else {
+            format!("/api/nope/{i}{filler}")
+        };
+        let res = s.http.request(method, s.url(&path)).send().await.unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let text = s.metrics().await;
+    eprintln!(
+        "/metrics after 1000 hostile requests: {} bytes (before: {before})",
+        text.len()
+    );
+    assert!(!text.contains("M0001"), "a method sent became a label");
+    assert!(!text.contains(&filler), "a path sent became a label");
+    assert!(text.contains("method=\"other\""), "{text}");
+    assert!(text.contains("route=\"/api/{*rest}\""), "{text}");
+    assert!(text.len() < 32 * 1024, "/metrics is {} bytes", text.len());
+}
+
+/// The library's router has no demo routes: a hub that did not ask for
+/// the demo has no token minting and no demo events, whoever calls.
+#[tokio::test]
+async fn the_hub_router_has_no_demo_routes() {
+    let s = server().await;
+    let user = s.token("alice", Role::User);
+    let admin = s.token("root", Role::Admin);
+    for token in [None, Some(&user), Some(&admin)] {
+        for (path, body) in [
+            ("/api/sse/demo", json!({"type": "user", "message": "hi"})),
+            (
+                "/api/auth/demo-token",
+                json!({"userId": "x", "role": "admin"}),
+            ),
+        ] {
+            let (st, res) = send(
+                &s,
+                Method::POST,
+                path,
+                token.map(String::as_str),
+                Some(body),
+            )
+            .await;
+            assert_eq!(st, StatusCode::NOT_FOUND, "{path}: {res}");
+            assert_eq!(res["code"], "not_found", "{path}: {res}");
+        }
+    }
+}
+
+/// In demo mode, where anyone can be anyone, demo requests are small and
+/// rate limited per user (429 with `Retry-After`), and one user's flood
+/// leaves others their share.
+#[tokio::test]
+async fn demo_requests_are_small_and_rate_limited() {
+    let s = demo_server().await;
+    let flood = s.token("flood", Role::User);
+    let big = json!({"type": "user", "data": "x".repeat(5000)});
+    let (st, res) = send(&s, Method::POST, "/api/sse/demo", Some(&flood), Some(big)).await;
+    assert_eq!(st, StatusCode::PAYLOAD_TOO_LARGE, "{res}");
+    assert_eq!(res["code"], "payload_too_large");
+    let mut limited = None;
+    for _ in 0..100 {
+        let res = s
+            .http
+            .post(s.url("/api/sse/demo"))
+            .bearer_auth(&flood)
+            .json(&json!({"type": "success"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = Some(res);
+            break;
+        }
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = limited.expect("100 demo posts at once are not all taken");
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&wait), "Retry-After: {wait}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited", "{body}");
+    let other = s.token("other", Role::User);
+    let (st, res) = send(
+        &s,
+        Method::POST,
+        "/api/sse/demo",
+        Some(&other),
+        Some(json!({"type": "success"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{res}");
 }

@@ -215,3 +215,83 @@ async fn an_idempotency_key_holds_across_nodes() {
     assert_eq!(c.next().await.event, "order");
     c.expect_silence(300).await;
 }
+
+async fn node_with(config: HubConfig, options: RedisOptions) -> TestServer {
+    let auth = test_auth();
+    let hub = Hub::with_broker(config, auth.clone(), BrokerConfig::Redis(options))
+        .await
+        .expect("hub joins through redis");
+    serve(hub, auth).await
+}
+
+/// A client that missed more than the history gets `reset`, never a part
+/// of what it missed; one that missed no more than the history gets all of
+/// it (the stream is trimmed approximately, so it holds more than
+/// `history_len` entries: the limit must not cut a replay short).
+#[tokio::test]
+async fn a_resume_beyond_the_history_is_a_reset_never_a_partial_replay() {
+    let redis = RedisServer::start();
+    let config = HubConfig {
+        history_len: 3,
+        ..HubConfig::default()
+    };
+    let n = node_with(config, RedisOptions::new(redis.url())).await;
+    let mut ids = Vec::new();
+    for i in 0..9 {
+        let res = n.publish("n", json!(i), json!({"all": true})).await;
+        ids.push(res["id"].as_str().unwrap().to_string());
+    }
+    let token = n.token("alice", Role::User);
+    let url = n.url(&format!("/api/sse/stream?token={token}"));
+    // Missed 8 (ids 1..8) with a history of 3: reset first.
+    let mut c = SseClient::open(&n.http, &url, Some(&ids[0])).await.unwrap();
+    let first = c.next().await;
+    assert_eq!(first.event, "reset", "got {first:?}");
+    c.expect_silence(300).await;
+    // Missed exactly 3: all of them, in order, then live.
+    let mut c = SseClient::open(&n.http, &url, Some(&ids[5])).await.unwrap();
+    for (i, id) in ids.iter().enumerate().skip(6) {
+        let e = c.next().await;
+        assert_eq!(
+            (e.id.as_str(), e.data.as_str()),
+            (id.as_str(), i.to_string().as_str())
+        );
+    }
+    c.expect_silence(300).await;
+    // A client that saw the stream empty, after events were trimmed away.
+    let mut c = SseClient::open(&n.http, &url, Some("0-0")).await.unwrap();
+    assert_eq!(c.next().await.event, "reset");
+}
+
+/// `rediss://`: the hub speaks TLS to a Redis that only speaks TLS, and
+/// checks its certificate (a CA it was not told about is refused).
+#[tokio::test]
+async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
+    let redis = RedisServer::start_tls();
+    assert!(redis.url().starts_with("rediss://"));
+    // The system's trust store does not know the test CA.
+    let untrusted = Hub::with_broker(
+        HubConfig::default(),
+        test_auth(),
+        BrokerConfig::Redis(RedisOptions::new(redis.url())),
+    )
+    .await;
+    let err = untrusted.expect_err("an unknown CA is refused").to_string();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    let mut options = RedisOptions::new(redis.url());
+    options.tls_ca_cert = Some(redis.ca_cert());
+    let (n1, n2) = (
+        node_with(HubConfig::default(), options.clone()).await,
+        node_with(HubConfig::default(), options).await,
+    );
+    let mut c = n2.connect("alice", Role::User, "").await;
+    let res = n1
+        .publish("hello", json!("over tls"), json!({"user": "alice"}))
+        .await;
+    let e = c.next().await;
+    assert_eq!(
+        (e.event.as_str(), e.data.as_str()),
+        ("hello", "\"over tls\"")
+    );
+    assert_eq!(e.id, res["id"].as_str().unwrap());
+}

@@ -254,7 +254,7 @@ async fn read_head_only(sock: &mut TcpStream, buf: &mut Vec<u8>) -> String {
 /// would keep it).
 #[tokio::test]
 async fn a_stream_on_a_reused_connection_is_written_by_the_lean_path() {
-    let s = server().await;
+    let s = demo_server().await;
     let mut sock = TcpStream::connect(s.addr).await.unwrap();
     let mut buf = Vec::new();
     sock.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -359,34 +359,148 @@ async fn slow_or_silent_requests_are_dropped_after_the_header_timeout() {
     assert_eq!(s.hub.connection_count(), 0);
 }
 
+/// Reads a refusal from the front: its status line and JSON body, and the
+/// connection closes after it.
+async fn read_refusal(sock: &mut TcpStream) -> (String, serde_json::Value) {
+    let mut raw = Vec::new();
+    timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
+        .await
+        .expect("the refusal ends with the connection")
+        .unwrap();
+    let (head, body) = split_head(&raw);
+    let status = head.lines().next().unwrap().to_string();
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    (status, serde_json::from_slice(body).expect("a JSON body"))
+}
+
+/// Heads over the limit get 431, HTTP/2 gets 505 and a head that is not
+/// HTTP/1 gets 400, from the front itself, with JSON bodies; hyper never
+/// sees them, so none of its buffers or waits is spent on them.
 #[tokio::test]
-async fn big_heads_and_http2_are_served_by_hyper() {
+async fn big_heads_http2_and_garbage_are_refused_with_json() {
     let s = server().await;
     let token = s.token("big", Role::User);
-    // Larger than the lean reader takes (16 KiB): hyper parses it and the
-    // same handler streams.
     let cookie = "c".repeat(20 * 1024);
-    let (_sock, _) = open_stream(
-        s.addr,
+    let mut sock = open_raw(
+        &s,
         &format!(
             "GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n"
         ),
     )
     .await;
-
+    let (status, body) = read_refusal(&mut sock).await;
+    assert_eq!(status, "http/1.1 431 request header fields too large");
+    assert_eq!(body["code"], "headers_too_large");
+    // A head that never ends is refused once it passes the limit, not
+    // buffered on (a client sending 380 KiB heads held 350 KiB each).
+    let mut sock = TcpStream::connect(s.addr).await.unwrap();
+    sock.write_all(b"GET / HTTP/1.1\r\nX: ").await.unwrap();
+    for _ in 0..20 {
+        if sock.write_all(&[b'a'; 1024]).await.is_err() {
+            break;
+        }
+    }
+    let (status, _) = read_refusal(&mut sock).await;
+    assert!(status.starts_with("http/1.1 431"), "{status}");
+    // HTTP/2 with prior knowledge, whole preface or only its first line.
+    for preface in [
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+        b"PRI * HTTP/2.0\r\n",
+    ] {
+        let mut sock = TcpStream::connect(s.addr).await.unwrap();
+        sock.write_all(preface).await.unwrap();
+        let (status, body) = read_refusal(&mut sock).await;
+        assert_eq!(status, "http/1.1 505 http version not supported");
+        assert_eq!(body["code"], "http_version_not_supported");
+    }
+    for garbage in [
+        "GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
+        "\x16\x03\x01\x02\x00\r\n\r\n",
+    ] {
+        let mut sock = open_raw(&s, garbage).await;
+        let (status, body) = read_refusal(&mut sock).await;
+        assert_eq!(status, "http/1.1 400 bad request", "{garbage:?}");
+        assert_eq!(body["code"], "bad_request");
+    }
     let h2 = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
         .unwrap();
-    let res = h2.get(s.url("/api/health")).send().await.unwrap();
-    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert!(h2.get(s.url("/api/health")).send().await.is_err());
+    let res = s.http.get(s.url("/api/health")).send().await.unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
-    let url = s.url(&format!("/api/sse/stream?token={token}"));
-    let mut c = SseClient::open(&h2, &url, None)
+}
+
+/// Requests the front hands to hyper (chunked or large bodies) keep the
+/// same deadline: a body dripped or never sent is dropped when the request
+/// time is up, where hyper alone would wait forever. A proper one is served.
+#[tokio::test]
+async fn requests_served_by_hyper_have_a_deadline_too() {
+    let auth = test_auth();
+    let config = HubConfig {
+        max_event_bytes: 100_000,
+        ..HubConfig::default()
+    };
+    let hub = sse_hub::Hub::new(config, auth.clone());
+    let s = serve_with_options(
+        hub,
+        auth,
+        ServeOptions {
+            header_timeout: Duration::from_millis(500),
+            ..Default::default()
+        },
+    )
+    .await;
+    let token = s.token("pub", Role::Publisher);
+    let post = |extra: &str| {
+        format!(
+            "POST /api/sse/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\n{extra}\r\n"
+        )
+    };
+    let started = Instant::now();
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(open_raw(&s, &post("Content-Length: 70000\r\n")).await);
+        let mut partial = open_raw(&s, &post("Content-Length: 70000\r\n")).await;
+        partial.write_all(&[b' '; 1000]).await.unwrap();
+        held.push(partial);
+        held.push(open_raw(&s, &post("Transfer-Encoding: chunked\r\n")).await);
+    }
+    // One more chunked body, dripped: a chunk every 100 ms.
+    let mut dripped = open_raw(&s, &post("Transfer-Encoding: chunked\r\n")).await;
+    let drip = tokio::spawn(async move {
+        for _ in 0..50 {
+            if dripped.write_all(b"1\r\n \r\n").await.is_err() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    for (i, sock) in held.iter_mut().enumerate() {
+        assert!(closes_within(sock, 3).await, "socket {i} is still held");
+    }
+    assert!(drip.await.unwrap(), "a dripped chunked body is waited for");
+    assert!(started.elapsed() < Duration::from_secs(4));
+
+    // A whole body of 70 KB (hyper's, as it is over 64 KiB) is served.
+    let data = "d".repeat(70_000);
+    let body = serde_json::to_vec(&json!({"event": "big", "data": data, "target": {"all": true}}))
+        .unwrap();
+    let mut sock = open_raw(&s, &post(&format!("Content-Length: {}\r\n", body.len()))).await;
+    sock.write_all(&body).await.unwrap();
+    let mut raw = Vec::new();
+    timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
         .await
-        .expect("an h2 stream");
-    s.publish("ping", json!(2), json!({"user": "big"})).await;
-    assert_eq!(c.next().await.event, "ping");
+        .expect("hyper closes after its one request")
+        .unwrap();
+    let (head, body) = split_head(&raw);
+    assert!(head.starts_with("http/1.1 200 ok"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    let body = String::from_utf8_lossy(body);
+    assert!(body.contains("\"delivered\""), "{body}");
 }
 
 #[tokio::test]
@@ -532,20 +646,23 @@ async fn answers_of_unknown_size_are_chunked_or_delimited() {
     assert_eq!(body, b"abcde");
 
     // A chunked request body is hyper's, also after answers of our own on
-    // the same connection; nothing is lost at the hand-over.
+    // the same connection; nothing is lost at the hand-over. Hyper serves
+    // that one request and closes (saying so): a request pipelined after
+    // it is for the client to send again.
     let raw = send_until_closed(
         addr,
         b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n\
           POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n\
-          POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nde",
+          POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nde",
     )
     .await;
     let text = String::from_utf8_lossy(&raw);
-    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
     let bodies: Vec<&str> = text
         .split("HTTP/1.1 200 OK")
         .skip(1)
         .map(|r| r.split_once("\r\n\r\n").unwrap().1)
         .collect();
-    assert_eq!(bodies, ["abcde", "abc", "de"], "{text}");
+    assert_eq!(bodies, ["abcde", "abc"], "{text}");
+    assert!(text.to_lowercase().contains("connection: close"), "{text}");
 }

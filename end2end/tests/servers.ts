@@ -3,12 +3,15 @@ import { spawn, ChildProcess } from 'child_process';
 // Hub processes of a test's own, started, killed and restarted by the test.
 export const root = `${__dirname}/../..`;
 
-/** Starts the debug hub binary on `port` with `secret` and extra flags. */
+/** Starts the debug hub binary on `port` with `secret` and extra flags
+ *  (in demo mode, unless `extra` says `--demo false`). */
 export function startHub(port: number, secret: string, extra: string[] = []): ChildProcess {
+  const demo = extra.includes('--demo') ? [] : ['--demo', 'true'];
   return spawn(`${root}/target/debug/server`, [
     '--addr', `127.0.0.1:${port}`,
     '--site-root', `${root}/target/site`,
     '--jwt-secret', secret,
+    ...demo,
     '--demo-tick-ms', '0',
     '--log', 'warn',
     ...extra,

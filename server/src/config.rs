@@ -31,8 +31,8 @@ pub struct Config {
     pub site_root: PathBuf,
 
     /// Where events travel between nodes: `memory` (one node, no
-    /// services) or a Redis URL (`redis://127.0.0.1:6379/0`) to share events
-    /// and replay history across nodes.
+    /// services) or a Redis URL (`redis://127.0.0.1:6379/0`, or
+    /// `rediss://` for TLS) to share events and replay history across nodes.
     #[arg(long, env = "HUB_BROKER", default_value = "memory")]
     pub broker: String,
 
@@ -40,13 +40,28 @@ pub struct Config {
     #[arg(long, env = "HUB_BROKER_CONNECT_ATTEMPTS", default_value_t = 20)]
     pub broker_connect_attempts: u32,
 
+    /// `rediss://` only: PEM file of the CA that signed the Redis server's
+    /// certificate (default: the system's trust store).
+    #[arg(long, env = "HUB_REDIS_CA_CERT")]
+    pub redis_ca_cert: Option<PathBuf>,
+
+    /// `rediss://` only: PEM client certificate, for a Redis that asks for
+    /// one (with --redis-client-key).
+    #[arg(long, env = "HUB_REDIS_CLIENT_CERT", requires = "redis_client_key")]
+    pub redis_client_cert: Option<PathBuf>,
+
+    /// `rediss://` only: PEM key of --redis-client-cert.
+    #[arg(long, env = "HUB_REDIS_CLIENT_KEY", requires = "redis_client_cert")]
+    pub redis_client_key: Option<PathBuf>,
+
     /// Key prefix in Redis, so several hubs can share one server.
     #[arg(long, env = "HUB_REDIS_PREFIX", default_value = "sse")]
     pub redis_prefix: String,
 
-    /// Demo mode: mints tokens at POST /api/auth/demo-token and sends a
-    /// `metrics` event every second. Turn off for real deployments.
-    #[arg(long, env = "HUB_DEMO", default_value_t = true, action = clap::ArgAction::Set)]
+    /// Demo mode (off unless asked for): mounts the demo routes, mints
+    /// tokens for anyone (admins included) at POST /api/auth/demo-token and
+    /// sends a `metrics` event every second. Never on a hub people rely on.
+    #[arg(long, env = "HUB_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
     pub demo: bool,
 
     /// Interval of the demo `metrics` event, in milliseconds (0: off).
@@ -57,7 +72,8 @@ pub struct Config {
     #[arg(long, env = "HUB_JWT_ALGORITHM", value_enum, default_value = "hs256")]
     pub jwt_algorithm: JwtAlgorithm,
 
-    /// HS256 secret. Without one, demo mode makes a random secret per run.
+    /// HS256 secret (at least 16 bytes). Required unless a public key is
+    /// used; only demo mode may run without one (a random secret per run).
     #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
 
@@ -126,18 +142,33 @@ pub struct Config {
 impl Config {
     /// The broker these flags name.
     pub fn broker_config(&self) -> anyhow::Result<sse_hub::BrokerConfig> {
+        let tls_files = self.redis_ca_cert.is_some() || self.redis_client_cert.is_some();
         if self.broker == "memory" {
+            if tls_files {
+                anyhow::bail!("--redis-ca-cert and --redis-client-cert need a rediss:// --broker");
+            }
             return Ok(sse_hub::BrokerConfig::Memory);
         }
-        if self.broker.starts_with("redis://") || self.broker.starts_with("rediss://") {
-            let mut o = sse_hub::broker::RedisOptions::new(&self.broker);
-            o.prefix = self.redis_prefix.clone();
-            return Ok(sse_hub::BrokerConfig::Redis(o));
+        let tls = self.broker.starts_with("rediss://");
+        if !tls && !self.broker.starts_with("redis://") {
+            anyhow::bail!(
+                "--broker must be `memory` or a redis:// or rediss:// URL, not {:?}",
+                self.broker
+            );
         }
-        anyhow::bail!(
-            "--broker must be `memory` or a redis:// URL, not {:?}",
-            self.broker
-        )
+        if tls_files && !tls {
+            anyhow::bail!("--redis-ca-cert and --redis-client-cert need a rediss:// --broker");
+        }
+        let read = |p: &PathBuf| {
+            std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))
+        };
+        let mut o = sse_hub::broker::RedisOptions::new(&self.broker);
+        o.prefix = self.redis_prefix.clone();
+        o.tls_ca_cert = self.redis_ca_cert.as_ref().map(read).transpose()?;
+        if let (Some(cert), Some(key)) = (&self.redis_client_cert, &self.redis_client_key) {
+            o.tls_client = Some((read(cert)?, read(key)?));
+        }
+        Ok(sse_hub::BrokerConfig::Redis(o))
     }
 
     /// The hub's settings from these flags.

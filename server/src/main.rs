@@ -7,6 +7,7 @@
 
 mod config;
 
+use std::io::Write;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -30,7 +31,11 @@ fn auth_from(cfg: &Config) -> anyhow::Result<Auth> {
                 let secret: [u8; 32] = rand::random();
                 Auth::hs256(&secret)
             }
-            None => bail!("--jwt-secret is required unless --demo is on"),
+            None => bail!(
+                "--jwt-secret is required: without it (or --jwt-algorithm rs256/es256 with \
+                 --jwt-public-key) the hub could check no token. Set --jwt-secret or \
+                 HUB_JWT_SECRET to a long random string, or try the demo with --demo true."
+            ),
         },
         alg => {
             let path = cfg
@@ -154,12 +159,27 @@ async fn main() -> anyhow::Result<()> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let app = sse_hub::router(hub.clone()).merge(ui);
+    let mut app = sse_hub::router(hub.clone());
+    if cfg.demo {
+        app = app.merge(sse_hub::api::demo::router(hub.clone(), Default::default()));
+    }
+    let app = app.merge(ui);
 
     let listener = bind(cfg.addr).with_context(|| format!("binding {}", cfg.addr))?;
     let local = listener.local_addr()?;
     tracing::info!("SSE hub listening on http://{local} (dashboard: http://{local}/sse-demo)");
-    println!("SSE hub ready: http://{local}/sse-demo");
+    // Written, not `println!`: a closed stdout must not stop the hub.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "SSE hub ready: http://{local}/sse-demo");
+    if cfg.demo {
+        let warning = "demo mode is ON: anyone who reaches this port can mint tokens, \
+                       admin included (POST /api/auth/demo-token). Never expose it; \
+                       run without --demo and with --jwt-secret for real use.";
+        let _ = writeln!(out, "{warning}");
+        tracing::warn!("{warning}");
+    }
+    let _ = out.flush();
+    drop(out);
 
     let options = sse_hub::net::ServeOptions {
         write_stall: Duration::from_secs(cfg.write_stall_secs.max(1)),

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 struct Server {
     child: Child,
     base: String,
+    /// What the server printed after its "ready" line (demo mode's warning).
+    notice: String,
 }
 
 impl Drop for Server {
@@ -22,36 +24,50 @@ impl Drop for Server {
 }
 
 fn start() -> Server {
+    start_with(&["--demo", "true", "--demo-tick-ms", "100"])
+}
+
+/// Starts the binary on 127.0.0.1:0 with `args`; reads its "ready" line
+/// and, in demo mode, the notice after it.
+fn start_with(args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--demo",
-            "true",
-            "--demo-tick-ms",
-            "100",
-            "--log",
-            "warn",
-        ])
+        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+        .args(args)
+        .env_remove("HUB_DEMO")
+        .env_remove("HUB_JWT_SECRET")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("server binary starts");
     let stdout = child.stdout.take().unwrap();
+    let mut stdout = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    stdout.read_line(&mut line).unwrap();
+    let mut notice = String::new();
+    if args.contains(&"--demo") {
+        stdout.read_line(&mut notice).unwrap();
+    }
     let base = line
         .trim()
         .strip_prefix("SSE hub ready: ")
         .and_then(|u| u.strip_suffix("/sse-demo"))
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    Server { child, base }
+    Server {
+        child,
+        base,
+        notice,
+    }
 }
 
 #[tokio::test]
 async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
     let mut server = start();
+    assert!(
+        server.notice.contains("demo mode is ON"),
+        "demo mode must say so: {:?}",
+        server.notice
+    );
     let http = reqwest::Client::new();
 
     let page = http
@@ -154,4 +170,40 @@ fn refuses_to_start_without_a_secret_outside_demo_mode() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--jwt-secret is required"));
+}
+
+/// Demo mode is off unless asked for: without flags the server refuses to
+/// start (it could check no token), and with a secret it serves no demo
+/// routes.
+#[tokio::test]
+async fn demo_mode_is_off_unless_asked_for() {
+    let out = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0"])
+        .env_remove("HUB_JWT_SECRET")
+        .env_remove("HUB_DEMO")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "started with no secret and no demo");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--jwt-secret is required"), "{err}");
+    assert!(err.contains("--demo true"), "{err}");
+
+    let server = start_with(&["--jwt-secret", "a-secret-of-at-least-16-bytes"]);
+    assert!(server.notice.is_empty());
+    let http = reqwest::Client::new();
+    for (path, body) in [
+        (
+            "/api/auth/demo-token",
+            json!({"userId": "x", "role": "admin"}),
+        ),
+        ("/api/sse/demo", json!({"type": "broadcast"})),
+    ] {
+        let res = http
+            .post(format!("{}{path}", server.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+    }
 }

@@ -1,15 +1,23 @@
 //! The demo endpoints behind `/sse-demo`: minting tokens for demo users and
-//! triggering each kind of event. Tokens are only minted when the hub's
-//! [`crate::Auth`] has demo tokens on (the embedded default run); real
-//! deployments turn it off and bring their own identity provider.
+//! triggering each kind of event.
+//!
+//! They are a router of their own, [`router`], which the binary mounts only
+//! in demo mode (`--demo true`); [`crate::router`] never contains them, so
+//! a deployment cannot expose them by forgetting a flag. Tokens are only
+//! minted when the hub's [`crate::Auth`] has demo tokens on as well. Since
+//! anyone can be anyone in demo mode, every demo request is small (4 KiB)
+//! and rate limited per user and overall (429 with `Retry-After` beyond).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::Json;
+use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::routing::post;
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::rate::{Rate, RateLimiter};
 use super::{ApiError, ApiJson};
 use crate::auth::{Principal, Role};
 use crate::event::{unix_ms, UserId};
@@ -17,6 +25,84 @@ use crate::helpers::{ChangeAction, Level};
 use crate::hub::Hub;
 
 const MAX_MESSAGE: usize = 1000;
+
+/// Largest body of a demo request.
+pub const MAX_DEMO_BODY: usize = 4 * 1024;
+
+/// How often demo requests may come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DemoLimits {
+    /// `POST /api/sse/demo` per user.
+    pub per_user: Rate,
+    /// `POST /api/sse/demo` of all users together.
+    pub overall: Rate,
+    /// `POST /api/auth/demo-token`, all callers together.
+    pub tokens: Rate,
+}
+
+impl Default for DemoLimits {
+    fn default() -> Self {
+        Self {
+            per_user: Rate {
+                burst: 20,
+                per_second: 5.0,
+            },
+            overall: Rate {
+                burst: 200,
+                per_second: 50.0,
+            },
+            tokens: Rate {
+                burst: 50,
+                per_second: 10.0,
+            },
+        }
+    }
+}
+
+/// Users whose demo buckets are tracked at once.
+const MAX_TRACKED_USERS: usize = 10_000;
+
+/// State of the demo routes: the hub and the rate limits.
+#[derive(Clone)]
+pub struct DemoState {
+    hub: Hub,
+    sends: Arc<RateLimiter>,
+    tokens: Arc<RateLimiter>,
+}
+
+impl FromRef<DemoState> for Hub {
+    fn from_ref(s: &DemoState) -> Hub {
+        s.hub.clone()
+    }
+}
+
+/// The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`),
+/// with the same CORS and metrics as [`crate::router`]. Mount them only
+/// for a demo: `sse_hub::router(hub.clone()).merge(sse_hub::api::demo::router(hub, Default::default()))`.
+pub fn router(hub: Hub, limits: DemoLimits) -> Router {
+    let state = DemoState {
+        hub: hub.clone(),
+        sends: Arc::new(RateLimiter::new(
+            limits.per_user,
+            limits.overall,
+            MAX_TRACKED_USERS,
+        )),
+        tokens: Arc::new(RateLimiter::new(limits.tokens, limits.tokens, 1)),
+    };
+    let routes = Router::new()
+        .route("/api/sse/demo", post(demo))
+        .route("/api/auth/demo-token", post(demo_token))
+        .layer(DefaultBodyLimit::max(MAX_DEMO_BODY))
+        .with_state(state);
+    super::common_layers(routes, hub)
+}
+
+fn limited(wait: Duration) -> ApiError {
+    ApiError::RateLimited {
+        message: "too many demo requests; slow down".into(),
+        retry_after: wait,
+    }
+}
 
 /// Body of `POST /api/auth/demo-token`.
 #[derive(Debug, Deserialize)]
@@ -31,10 +117,11 @@ pub struct DemoTokenBody {
 
 /// `POST /api/auth/demo-token`.
 pub async fn demo_token(
-    State(hub): State<Hub>,
+    State(state): State<DemoState>,
     ApiJson(body): ApiJson<DemoTokenBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let auth = hub.auth();
+    state.tokens.check("").map_err(limited)?;
+    let auth = state.hub.auth();
     if !auth.demo_tokens() {
         return Err(ApiError::NotFound(
             "demo tokens are disabled on this hub".into(),
@@ -105,10 +192,12 @@ pub struct DemoBody {
 
 /// `POST /api/sse/demo`.
 pub async fn demo(
-    State(hub): State<Hub>,
+    State(state): State<DemoState>,
     who: Principal,
     ApiJson(body): ApiJson<DemoBody>,
 ) -> Result<Json<Value>, ApiError> {
+    state.sends.check(who.user.as_str()).map_err(limited)?;
+    let hub = state.hub;
     let message = body.message.unwrap_or_default();
     if message.len() > MAX_MESSAGE {
         return Err(ApiError::BadRequest(format!(

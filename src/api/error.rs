@@ -31,6 +31,14 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// 429: too many requests; try again after `retry_after`.
+    #[error("{message}")]
+    RateLimited {
+        /// What was limited.
+        message: String,
+        /// When a request will be taken again.
+        retry_after: std::time::Duration,
+    },
     /// Anything the hub itself refused.
     #[error(transparent)]
     Hub(#[from] HubError),
@@ -43,6 +51,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Body { status, .. } => (
                 *status,
                 match status.as_u16() {
@@ -94,7 +103,12 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = Json(serde_json::json!({ "error": self.to_string(), "code": code }));
         let mut res = (status, body).into_response();
-        if matches!(
+        if let ApiError::RateLimited { retry_after, .. } = &self {
+            // Whole seconds, rounded up: 0 would invite an instant retry.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        } else if matches!(
             status,
             StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
         ) {

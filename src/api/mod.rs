@@ -6,17 +6,19 @@
 //! | `GET /api/sse/stream` | any user | the SSE stream |
 //! | `POST /api/sse/subscribe`, `/unsubscribe` | any user | topics of own connections |
 //! | `POST /api/sse/publish` | admin, publisher | publish an event |
-//! | `POST /api/sse/demo` | any user | demo events (to self; admins: anyone) |
 //! | `GET /api/sse/stats` | admin | connection stats |
 //! | `DELETE /api/sse/connections/{id}` | admin | disconnect one |
 //! | `GET /api/health`, `GET /metrics` | anyone | health, Prometheus |
-//! | `POST /api/auth/demo-token` | anyone, demo mode only | mint a demo JWT |
+//!
+//! The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`) are
+//! a separate router, [`demo::router`], for demo deployments only.
 
 mod admin;
-mod demo;
+pub mod demo;
 mod error;
 mod extract;
 mod publish;
+mod rate;
 mod stream;
 
 use std::time::Instant;
@@ -31,6 +33,7 @@ use tower_http::cors::{Any, CorsLayer};
 
 pub use self::error::ApiError;
 pub use self::extract::ApiJson;
+pub use self::rate::Rate;
 pub use self::stream::{parse_stream_query, StreamQuery};
 use crate::hub::Hub;
 
@@ -38,6 +41,23 @@ use crate::hub::Hub;
 /// size limit and per-route latency metrics.
 pub fn router(hub: Hub) -> Router {
     let body_limit = hub.config().max_event_bytes + 16 * 1024;
+    let routes = Router::new()
+        .route("/api/sse/stream", get(stream::stream))
+        .route("/api/sse/subscribe", post(publish::subscribe))
+        .route("/api/sse/unsubscribe", post(publish::unsubscribe))
+        .route("/api/sse/publish", post(publish::publish))
+        .route("/api/sse/stats", get(admin::stats))
+        .route("/api/sse/connections/{id}", delete(admin::disconnect))
+        .route("/api/health", get(admin::health))
+        .route("/metrics", get(admin::metrics))
+        .route("/api/{*rest}", any(unknown_route))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(hub.clone());
+    common_layers(routes, hub)
+}
+
+/// Per-route latency metrics and CORS, for every router of the hub.
+fn common_layers(routes: Router, hub: Hub) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
@@ -48,22 +68,9 @@ pub fn router(hub: Hub) -> Router {
             HeaderName::from_static("x-auth-token"),
         ])
         .max_age(std::time::Duration::from_secs(600));
-    Router::new()
-        .route("/api/sse/stream", get(stream::stream))
-        .route("/api/sse/subscribe", post(publish::subscribe))
-        .route("/api/sse/unsubscribe", post(publish::unsubscribe))
-        .route("/api/sse/publish", post(publish::publish))
-        .route("/api/sse/demo", post(demo::demo))
-        .route("/api/sse/stats", get(admin::stats))
-        .route("/api/sse/connections/{id}", delete(admin::disconnect))
-        .route("/api/auth/demo-token", post(demo::demo_token))
-        .route("/api/health", get(admin::health))
-        .route("/metrics", get(admin::metrics))
-        .route("/api/{*rest}", any(unknown_route))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(middleware::from_fn_with_state(hub.clone(), track_latency))
+    routes
+        .layer(middleware::from_fn_with_state(hub, track_latency))
         .layer(cors)
-        .with_state(hub)
 }
 
 async fn unknown_route() -> ApiError {
@@ -71,17 +78,13 @@ async fn unknown_route() -> ApiError {
 }
 
 async fn track_latency(State(hub): State<Hub>, req: Request, next: Next) -> Response {
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let start = Instant::now();
     let res = next.run(req).await;
     hub.http_metrics().record(
-        method.as_str(),
-        &route,
+        &method,
+        route.as_ref().map(MatchedPath::as_str),
         res.status().as_u16(),
         start.elapsed(),
     );

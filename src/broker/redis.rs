@@ -1,4 +1,6 @@
 //! The Redis broker: one stream for all events, one `XADD` per publish.
+//! `rediss://` URLs connect over TLS (rustls), checked against the system's
+//! trust store or a CA given in [`RedisOptions::tls_ca_cert`].
 //!
 //! Publishing runs a small Lua script so the idempotency check, the `XADD`
 //! (trimmed to the history length) and the key's record are one atomic step.
@@ -20,12 +22,40 @@ use crate::error::HubError;
 use crate::event::{EventId, EventName, NewEvent, Target, UserId};
 
 /// Settings of the Redis broker.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RedisOptions {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`, or `rediss://host:port/db` for TLS.
     pub url: String,
     /// Key prefix, so several hubs can share one Redis.
     pub prefix: String,
+    /// TLS: the PEM certificate(s) of the CA that signed the server's
+    /// certificate. `None`: the system's trust store.
+    pub tls_ca_cert: Option<Vec<u8>>,
+    /// TLS: a PEM client certificate and key, for servers that ask for
+    /// one (`tls-auth-clients yes`).
+    pub tls_client: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password and the client key is a secret.
+        let url = match self.url.split_once('@') {
+            Some((scheme_and_auth, host)) => {
+                let scheme = scheme_and_auth.split("://").next().unwrap_or("redis");
+                format!("{scheme}://<redacted>@{host}")
+            }
+            None => self.url.clone(),
+        };
+        f.debug_struct("RedisOptions")
+            .field("url", &url)
+            .field("prefix", &self.prefix)
+            .field("tls_ca_cert", &self.tls_ca_cert.as_ref().map(|_| "<pem>"))
+            .field(
+                "tls_client",
+                &self.tls_client.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 impl RedisOptions {
@@ -34,7 +64,41 @@ impl RedisOptions {
         Self {
             url: url.into(),
             prefix: "sse".into(),
+            tls_ca_cert: None,
+            tls_client: None,
         }
+    }
+
+    fn is_tls(&self) -> bool {
+        self.url.starts_with("rediss://")
+    }
+
+    /// The client for these options; TLS settings need a `rediss://` URL.
+    fn client(&self) -> Result<Client, HubError> {
+        let bad = |e: &dyn std::fmt::Display| HubError::invalid("broker url", &e.to_string());
+        let custom_tls = self.tls_ca_cert.is_some() || self.tls_client.is_some();
+        if custom_tls && !self.is_tls() {
+            return Err(bad(&"TLS certificates need a rediss:// URL"));
+        }
+        if self.is_tls() {
+            // rustls needs a process-wide crypto provider; another part of
+            // the program may have installed one already, which is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        if !custom_tls {
+            return Client::open(self.url.as_str()).map_err(|e| bad(&e));
+        }
+        let certs = redis::TlsCertificates {
+            client_tls: self
+                .tls_client
+                .clone()
+                .map(|(cert, key)| redis::ClientTlsConfig {
+                    client_cert: cert,
+                    client_key: key,
+                }),
+            root_cert: self.tls_ca_cert.clone(),
+        };
+        Client::build_with_tls(self.url.as_str(), certs).map_err(|e| bad(&e))
     }
 }
 
@@ -61,6 +125,35 @@ end
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5])
 if ARGV[6] ~= '' then redis.call('SET', KEYS[2], id, 'PX', ARGV[7]) end
 return {id, '0'}
+"#;
+
+/// The entries after ARGV[1] up to ARGV[2], if the stream still holds
+/// every one of them and there are at most ARGV[3]; else nil.
+///
+/// Trimming (`MAXLEN ~`, `XTRIM MINID`) only ever removes the oldest
+/// entries, so everything after an id is still there if that entry itself
+/// is. A client that saw the stream empty (`0-0`) missed nothing only if
+/// nothing was ever removed (`entries-added` equals `length`, Redis 7). An
+/// id the stream never held (another hub's, a made-up one) is a reset.
+const REPLAY: &str = r#"
+local covered
+if ARGV[1] == '0-0' then
+  local info = redis.pcall('XINFO', 'STREAM', KEYS[1])
+  if type(info) ~= 'table' or info.err then return false end
+  local added, length
+  for i = 1, #info, 2 do
+    if info[i] == 'entries-added' then added = info[i + 1] end
+    if info[i] == 'length' then length = info[i + 1] end
+  end
+  covered = added ~= nil and added == length
+else
+  covered = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0
+end
+if not covered then return false end
+local max = tonumber(ARGV[3])
+local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', max + 1)
+if #entries > max then return false end
+return entries
 "#;
 
 /// A connection to Redis for one hub node.
@@ -92,8 +185,7 @@ impl RedisBroker {
     /// Checks the URL; connections are made on first use and remade after
     /// failures.
     pub fn new(options: &RedisOptions) -> Result<Self, HubError> {
-        let client = Client::open(options.url.as_str())
-            .map_err(|e| HubError::invalid("broker url", &e.to_string()))?;
+        let client = options.client()?;
         Ok(Self {
             client,
             stream: format!("{}:events", options.prefix),
@@ -191,34 +283,28 @@ impl RedisBroker {
         }
     }
 
-    /// Whether the stream still holds `id`.
-    pub async fn contains(&self, id: EventId) -> Result<bool, HubError> {
-        let s = id.to_string();
-        let reply: StreamRangeReply = self
-            .query(redis::cmd("XRANGE").arg(&self.stream).arg(&s).arg(&s))
-            .await?;
-        Ok(!reply.ids.is_empty())
-    }
-
-    /// Events after `after` up to and including `upto`, oldest first, at
-    /// most `max`.
-    pub async fn range(
+    /// What a client that saw `after` missed, up to and including `upto`:
+    /// every entry in between, oldest first, or `None` when the stream can
+    /// no longer promise that (entries after `after` were trimmed, or more
+    /// than `max` were missed). One atomic script, so a trim cannot land
+    /// between the check and the read.
+    pub async fn replay(
         &self,
         after: EventId,
         upto: EventId,
         max: usize,
-    ) -> Result<Vec<StoredEvent>, HubError> {
-        let reply: StreamRangeReply = self
-            .query(
-                redis::cmd("XRANGE")
-                    .arg(&self.stream)
-                    .arg(format!("({after}"))
-                    .arg(upto.to_string())
-                    .arg("COUNT")
-                    .arg(max.max(1)),
-            )
-            .await?;
-        reply.ids.iter().map(decode).collect()
+    ) -> Result<Option<Vec<StoredEvent>>, HubError> {
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(REPLAY)
+            .arg(1)
+            .arg(&self.stream)
+            .arg(after.to_string())
+            .arg(upto.to_string())
+            .arg(max);
+        let reply: Option<StreamRangeReply> = self.query(&cmd).await?;
+        reply
+            .map(|r| r.ids.iter().map(decode).collect())
+            .transpose()
     }
 
     /// Trims entries older than `min_ms`.

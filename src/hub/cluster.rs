@@ -287,11 +287,10 @@ impl Cluster {
         if after > head {
             return Ok(Resume::Gap);
         }
-        let from_start = after == EventId::new(0, 0);
-        if !from_start && !self.broker.contains(after).await? {
+        // Every missed event exactly once, or a reset: never a part.
+        let Some(events) = self.broker.replay(after, head, max).await? else {
             return Ok(Resume::Gap);
-        }
-        let events = self.broker.range(after, head, max).await?;
+        };
         Ok(Resume::Replay(events.into_iter().map(event_from).collect()))
     }
 }

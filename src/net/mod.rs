@@ -12,14 +12,30 @@
 //! owns the socket and nothing else; any other answer is written whole and
 //! the connection waits for its next request. That covers a browser, which
 //! opens its `EventSource` on a connection it already used for the page and
-//! a token. A request this reader does not serve (a chunked or large body,
-//! an upgrade, `Expect`, HTTP/2, a head it cannot parse) is handed to hyper
-//! with the bytes already read, and hyper serves the rest of that
-//! connection exactly as `axum::serve` would (HTTP/1 and HTTP/2).
+//! a token.
+//!
+//! Everything from the network is hostile, so every connection has a
+//! deadline and a bounded buffer, whoever reads it:
+//! - a request (head and body) must arrive whole within
+//!   [`ServeOptions::header_timeout`] of the connection's start or of the
+//!   previous answer, or the connection is closed;
+//! - a head over [`ServeOptions::max_head_bytes`] or with too many fields
+//!   gets 431, a head that is not HTTP/1.x gets 400, and HTTP/2 (h2c) gets
+//!   505, each with a JSON body, from this reader;
+//! - a well-formed request this reader does not serve (a chunked or large
+//!   body, an upgrade, `Expect`) is handed to hyper's HTTP/1 server with the
+//!   bytes already read. Hyper serves that one request under the same
+//!   deadline (until the router has answered) and with capped buffers, then
+//!   closes the connection.
+//!
+//! HTTP/2 is not served: browsers use it only over TLS, which the hub
+//! leaves to the proxy in front of it, and one more protocol stack is one
+//! more set of limits (streams, windows, pings) to get right.
 //!
 //! Apps that mount [`crate::router`] under `axum::serve` work the same;
-//! they pay hyper's buffers per stream, and should wrap their listener in
-//! [`StallGuardListener`] (`axum::serve` has no write timeout of its own).
+//! they pay hyper's buffers per stream, have none of the deadlines above,
+//! and should at least wrap their listener in [`StallGuardListener`]
+//! (`axum::serve` has no write timeout of its own).
 
 mod head;
 mod prefixed;
@@ -38,10 +54,11 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use bytes::Bytes;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -60,8 +77,7 @@ pub struct ServeOptions {
     /// Time a connection has to send a whole request (head and body),
     /// counted from the end of the previous answer on a kept connection.
     pub header_timeout: Duration,
-    /// Request heads larger than this are left to hyper (which answers
-    /// 431), with the rest of their connection.
+    /// Request heads larger than this are refused with 431.
     pub max_head_bytes: usize,
 }
 
@@ -162,6 +178,8 @@ async fn open(
     let mut sock = StallGuard::new(sock, options.write_stall);
     let mut carry = Bytes::new();
     loop {
+        // The next request must be whole by then, whoever reads it.
+        let deadline = Instant::now() + options.header_timeout;
         let head = tokio::select! {
             head = head::read_request(&mut sock, &options, carry) => head,
             // Shutting down: a connection that has not asked for anything
@@ -170,8 +188,20 @@ async fn open(
         };
         let (request, keep_alive, rest) = match head {
             Head::Gone => return None,
+            Head::Refused(r) => {
+                response::refuse(sock, r.status, r.code, r.message).await;
+                return None;
+            }
             Head::Other(read) => {
-                http(Prefixed::new(read, sock), peer, app, &options, stop).await;
+                http(
+                    Prefixed::new(read, sock),
+                    peer,
+                    app,
+                    &options,
+                    deadline,
+                    stop,
+                )
+                .await;
                 return None;
             }
             Head::Request {
@@ -200,32 +230,67 @@ async fn open(
     }
 }
 
-/// Serves the rest of a connection with hyper, as `axum::serve` does.
+/// Serves one request with hyper's HTTP/1 server, as `axum::serve` would,
+/// then closes the connection. Until the router has answered (which, for
+/// the hub's handlers, is after the body was read), the request must keep
+/// to `deadline`; hyper has no timeout for a body, so a body dripped or
+/// never sent would otherwise hold the connection forever.
 async fn http(
     io: Prefixed<stream::Socket>,
     peer: SocketAddr,
     app: Router,
     options: &ServeOptions,
+    deadline: Instant,
     stop: CancellationToken,
 ) {
-    let io = TokioIo::new(io);
-    let service = TowerToHyperService::new(app.map_request(move |req: http::Request<Incoming>| {
-        let mut req = req.map(Body::new);
-        req.extensions_mut().insert(ConnectInfo(peer));
-        req
-    }));
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let answered = Arc::new(Notify::new());
+    let service = {
+        let answered = answered.clone();
+        app.map_request(move |req: http::Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            req
+        })
+        .map_response(move |mut res: axum::response::Response| {
+            answered.notify_one();
+            // Hyper closes after this one request; HTTP/1.1 wants it said.
+            res.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            res
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .keep_alive(false)
         .timer(TokioTimer::new())
-        .header_read_timeout(options.header_timeout);
-    let conn = builder.serve_connection_with_upgrades(io, service);
+        .header_read_timeout(options.header_timeout)
+        // The head is whole and under `max_head_bytes` (checked before
+        // hyper sees it); body bytes go through in pieces this size.
+        .max_buf_size(hyper_buf_size(options.max_head_bytes))
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
+        .with_upgrades();
     tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => return,
-        () = stop.cancelled() => conn.as_mut().graceful_shutdown(),
+    let mut in_request = true;
+    let mut stopping = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = answered.notified(), if in_request => in_request = false,
+            // Dropping the connection closes the socket.
+            () = tokio::time::sleep_until(deadline), if in_request => return,
+            () = stop.cancelled(), if !stopping => {
+                stopping = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
     }
-    let _ = conn.await;
+}
+
+/// Hyper's read buffer limit: room for a head of `max_head_bytes` and a
+/// little more (hyper takes no less than 8 KiB).
+fn hyper_buf_size(max_head_bytes: usize) -> usize {
+    max_head_bytes.max(8 * 1024) + 4 * 1024
 }
 
 #[cfg(test)]

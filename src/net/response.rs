@@ -78,6 +78,43 @@ pub(super) async fn respond(mut sock: Socket, res: Response, asked: Asked) -> Af
     }
 }
 
+/// How long a refused connection is drained before it is closed, so the
+/// client reads the refusal instead of a reset.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Answers a request head this server does not take with `status` and a
+/// JSON error, then closes the connection. The client may still be
+/// sending (a huge head): what it sends is read and dropped for a moment
+/// (at most [`LINGER`] and 256 KiB), so the kernel does not reset the
+/// connection before the answer is read.
+pub(super) async fn refuse(mut sock: Socket, status: StatusCode, code: &str, message: &str) {
+    let body = serde_json::json!({ "error": message, "code": code }).to_string();
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    let framing = Framing::Length(body.len() as u64);
+    let mut out = encode_head(status, &headers, framing, Persist::UntilClose);
+    out.extend_from_slice(body.as_bytes());
+    if sock.write_all(&out).await.is_err() || sock.shutdown().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut scratch = [0u8; 4096];
+        let mut left = 256 * 1024usize;
+        while left > 0 {
+            // A client that has stopped sending is done with us too.
+            let read = tokio::io::AsyncReadExt::read(&mut sock, &mut scratch);
+            match tokio::time::timeout(LINGER / 8, read).await {
+                Ok(Ok(n)) if n > 0 => left = left.saturating_sub(n),
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, drain).await;
+}
+
 /// Writes head and body; false if the connection can't be used again.
 async fn write_with_body(
     sock: &mut Socket,

@@ -42,6 +42,18 @@ pub async fn server_with(config: HubConfig) -> TestServer {
     serve(Hub::new(config, auth.clone()), auth).await
 }
 
+/// A server with the demo routes mounted, as the binary has in demo mode.
+pub async fn demo_server() -> TestServer {
+    let auth = test_auth();
+    let hub = Hub::new(HubConfig::default(), auth.clone());
+    let app = sse_hub::router(hub.clone())
+        .merge(sse_hub::api::demo::router(hub.clone(), Default::default()));
+    spawn_app(hub, auth, app, |listener, app| {
+        sse_hub::net::serve(listener, app, Default::default(), std::future::pending())
+    })
+    .await
+}
+
 /// Serves `hub` on 127.0.0.1:0 with `sse_hub::net::serve`.
 pub async fn serve(hub: Hub, auth: Auth) -> TestServer {
     let options = sse_hub::net::ServeOptions {
@@ -80,6 +92,15 @@ where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     let app = sse_hub::router(hub.clone());
+    spawn_app(hub, auth, app, serve).await
+}
+
+/// Binds 127.0.0.1:0 and runs `serve` on it with `app`.
+async fn spawn_app<F, S>(hub: Hub, auth: Auth, app: axum::Router, serve: S) -> TestServer
+where
+    S: FnOnce(tokio::net::TcpListener, axum::Router) -> F,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(serve(listener, app));
