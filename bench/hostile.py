@@ -11,8 +11,8 @@ one line per figure:
                      35 s after 1000 half-open sockets (h2c prefaces, bodies
                      announced and never sent, chunked bodies left hanging,
                      unfinished 20 KiB heads); whether /api/health answered
-  us_per_byte_1k/15k server CPU per byte of a head dripped a byte at a time,
-                     at 1 KiB and at 15 KiB (must not grow with the head)
+  us_per_byte        server CPU per byte of a head dripped a byte at a time,
+                     at 1, 8 and 15 KiB (must not grow with the head)
   redis_resume       with --history-len 3 and 9 events, what a client that
                      saw the first one gets on resume: `reset`, or how many
                      events it was replayed
@@ -57,12 +57,15 @@ def jwt(sub, role):
 
 
 def request(port, raw, timeout=5.0):
-    """Sends raw bytes, returns everything until the server closes (or timeout)."""
+    """Sends raw bytes, returns everything until the server closes (or
+    `timeout` seconds in all)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     s.sendall(raw)
     out = b""
+    deadline = time.time() + timeout
     try:
-        while True:
+        while time.time() < deadline:
+            s.settimeout(max(0.01, deadline - time.time()))
             chunk = s.recv(65536)
             if not chunk:
                 break
@@ -91,7 +94,7 @@ class Hub:
     def __init__(self, binary, extra):
         self.port = free_port()
         args = [binary, "--addr", f"127.0.0.1:{self.port}", "--jwt-secret", SECRET,
-                "--log", "error", "--max-connections", "5000"] + extra
+                "--log", "error", "--max-connections", "5000", "--demo-tick-ms", "0"] + extra
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(200):
             try:
@@ -162,24 +165,26 @@ def half_open(hub, hold=35):
     return at_start, held, rss, healthy
 
 
-def drip_cost(hub, head_bytes, sockets=10):
-    """Server CPU per byte for `sockets` heads of `head_bytes` sent a byte
-    at a time (round robin, so each byte is its own read)."""
+def drip_cost(hub, head_bytes, sockets=20, tail=1000):
+    """Server CPU per byte of a head of `head_bytes` whose last `tail` bytes
+    are dripped a byte at a time, on `sockets` connections in turn (each
+    byte its own packet and, at this pace, its own read)."""
     head = b"GET /api/health HTTP/1.1\r\nX-Filler: " + b"a" * (head_bytes - 40)
     conns = [socket.create_connection(("127.0.0.1", hub.port)) for _ in range(sockets)]
     for c in conns:
         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.sendall(head[:-tail])
+    time.sleep(0.2)
     start = hub.cpu_secs()
-    for i in range(len(head)):
+    for i in range(len(head) - tail, len(head)):
         for c in conns:
             c.send(head[i:i + 1])
-        if i % 64 == 0:
-            time.sleep(0.001)
-    time.sleep(0.5)
+        time.sleep(0.0005)
+    time.sleep(0.3)
     spent = hub.cpu_secs() - start
     for c in conns:
         c.close()
-    return spent / (len(head) * sockets) * 1e6
+    return spent / (tail * sockets) * 1e6
 
 
 def redis_resume(binary):
@@ -222,8 +227,8 @@ def main():
     hub = Hub(a.bin, [])
     try:
         print(f"metrics_bytes after 1000 hostile requests: {metrics_size(hub)}", flush=True)
-        print(f"us_per_byte_1k: {drip_cost(hub, 1024):.2f}", flush=True)
-        print(f"us_per_byte_15k: {drip_cost(hub, 15 * 1024):.2f}", flush=True)
+        for size in (1024, 8 * 1024, 15 * 1024):
+            print(f"us_per_byte at {size // 1024} KiB heads: {drip_cost(hub, size):.2f}", flush=True)
         (fds1, rss1), held, rss, healthy = half_open(hub, a.hold)
         print(f"half_open after 1 s: {fds1} fds, rss {rss1} KiB; after {a.hold} s: held_fds {held}, "
               f"rss_kib {rss}, health answered: {healthy}", flush=True)

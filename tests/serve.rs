@@ -666,3 +666,51 @@ async fn answers_of_unknown_size_are_chunked_or_delimited() {
     assert_eq!(bodies, ["abcde", "abc"], "{text}");
     assert!(text.to_lowercase().contains("connection: close"), "{text}");
 }
+
+/// An upgrade request is hyper's: the handler gets the connection after
+/// its 101 (which keeps `connection: upgrade`), beyond the request deadline.
+#[tokio::test]
+async fn upgrades_reach_the_handler() {
+    use axum::extract::Request;
+    use axum::routing::get;
+    let app = axum::Router::new().route(
+        "/echo",
+        get(|mut req: Request| async move {
+            let upgrade = hyper::upgrade::on(&mut req);
+            tokio::spawn(async move {
+                if let Ok(up) = upgrade.await {
+                    let mut io = hyper_util::rt::TokioIo::new(up);
+                    let mut buf = [0u8; 5];
+                    if io.read_exact(&mut buf).await.is_ok() {
+                        let _ = io.write_all(&buf).await;
+                    }
+                }
+            });
+            axum::response::Response::builder()
+                .status(101)
+                .header("connection", "upgrade")
+                .header("upgrade", "echo")
+                .body(axum::body::Body::empty())
+                .unwrap()
+        }),
+    );
+    let addr = serve_app(app).await;
+    let mut sock = TcpStream::connect(addr).await.unwrap();
+    sock.write_all(
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = Vec::new();
+    assert!(read_until(&mut sock, &mut buf, b"\r\n\r\n").await);
+    let head = String::from_utf8_lossy(&buf).to_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("connection: upgrade"), "{head}");
+    sock.write_all(b"hello").await.unwrap();
+    let mut echo = [0u8; 5];
+    timeout(Duration::from_secs(5), sock.read_exact(&mut echo))
+        .await
+        .expect("the upgraded connection echoes")
+        .unwrap();
+    assert_eq!(&echo, b"hello");
+}

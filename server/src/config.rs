@@ -130,6 +130,11 @@ pub struct Config {
     #[arg(long, env = "HUB_WRITE_STALL_SECS", default_value_t = 30)]
     pub write_stall_secs: u64,
 
+    /// Seconds a client has to send a whole request (head and body), from
+    /// the connection's start or the previous answer; slower ones are cut.
+    #[arg(long, env = "HUB_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
     /// Seconds to wait for streams to close on shutdown.
     #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,

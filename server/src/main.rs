@@ -183,6 +183,7 @@ async fn main() -> anyhow::Result<()> {
 
     let options = sse_hub::net::ServeOptions {
         write_stall: Duration::from_secs(cfg.write_stall_secs.max(1)),
+        header_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
         ..Default::default()
     };
     let grace = Duration::from_secs(cfg.shutdown_grace_secs);

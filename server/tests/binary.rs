@@ -155,6 +155,8 @@ fn help_documents_every_flag_with_its_environment_variable() {
         "--history-len",
         "--max-event-bytes",
         "--demo",
+        "--request-timeout-secs",
+        "--redis-ca-cert",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

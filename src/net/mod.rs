@@ -253,11 +253,14 @@ async fn http(
         })
         .map_response(move |mut res: axum::response::Response| {
             answered.notify_one();
-            // Hyper closes after this one request; HTTP/1.1 wants it said.
-            res.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
+            // Hyper closes after this one request; HTTP/1.1 wants it said
+            // (an upgrade's 101 says `upgrade` instead).
+            if res.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+                res.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
             res
         })
     };
