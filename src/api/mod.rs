@@ -19,7 +19,7 @@ mod error;
 mod extract;
 mod publish;
 mod rate;
-mod stream;
+mod stream_route;
 
 use std::time::Instant;
 
@@ -34,7 +34,7 @@ use tower_http::cors::{Any, CorsLayer};
 pub use self::error::ApiError;
 pub use self::extract::ApiJson;
 pub use self::rate::Rate;
-pub use self::stream::{parse_stream_query, StreamQuery};
+pub use self::stream_route::{parse_stream_query, StreamQuery};
 use crate::hub::Hub;
 
 /// The hub's routes, with CORS (any origin, `Last-Event-ID` allowed), a body
@@ -42,7 +42,7 @@ use crate::hub::Hub;
 pub fn router(hub: Hub) -> Router {
     let body_limit = hub.config().max_event_bytes + 16 * 1024;
     let routes = Router::new()
-        .route("/api/sse/stream", get(stream::stream))
+        .route("/api/sse/stream", get(stream_route::stream))
         .route("/api/sse/subscribe", post(publish::subscribe))
         .route("/api/sse/unsubscribe", post(publish::unsubscribe))
         .route("/api/sse/publish", post(publish::publish))

@@ -26,12 +26,24 @@ pub(crate) enum Frame {
     Close(Bytes),
 }
 
+impl Frame {
+    /// An event (not a `:heartbeat` comment, not a closing frame): what
+    /// `dropped_events` counts when a slow connection is cut.
+    pub(crate) fn is_event(&self) -> bool {
+        matches!(self, Frame::Data(b) if !b.starts_with(b":"))
+    }
+}
+
 /// Outcome of queueing a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Queued {
     Yes,
-    /// The queue was full: the connection has been cut.
-    Overflow,
+    /// The queue was full: the connection has been cut, and this many
+    /// events (the refused one, if it was one, and those still queued)
+    /// will never reach it.
+    Overflow {
+        dropped: usize,
+    },
     /// The stream is already gone.
     Gone,
 }
@@ -154,11 +166,14 @@ impl Connection {
 
     /// Queues a frame without waiting; a full queue cuts the connection.
     pub(crate) fn offer(&self, frame: Frame) -> Queued {
+        let frame_is_event = frame.is_event();
         match self.queue.offer(frame) {
             Ok(()) => Queued::Yes,
             Err(Refused::Full) => {
-                self.queue.cut();
-                Queued::Overflow
+                let queued = self.queue.cut();
+                Queued::Overflow {
+                    dropped: queued + usize::from(frame_is_event),
+                }
             }
             Err(Refused::Closed) => Queued::Gone,
         }

@@ -16,10 +16,10 @@
 
 mod cluster;
 mod connection;
+mod event_stream;
 mod history;
 mod queue;
 mod stats;
-mod stream;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,11 +35,11 @@ use tokio_util::sync::CancellationToken;
 pub use self::cluster::ClusterStats;
 pub use self::connection::Connection;
 use self::connection::{Frame, Queued};
+use self::event_stream::ConnectionGuard;
+pub use self::event_stream::{Cut, EventStream};
 use self::history::{History, Resume};
 use self::stats::Counters;
 pub use self::stats::{HubStats, TopicStats, UserStats};
-use self::stream::ConnectionGuard;
-pub use self::stream::{Cut, EventStream};
 use crate::auth::{Auth, Principal};
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -337,17 +337,17 @@ impl Hub {
     fn offer_to(&self, conn: &Connection, event: &Event) -> bool {
         match conn.offer_event(event) {
             Queued::Yes => true,
-            Queued::Overflow => {
-                self.count_slow(conn);
+            Queued::Overflow { dropped } => {
+                self.count_slow(conn, dropped);
                 false
             }
             Queued::Gone => false,
         }
     }
 
-    fn count_slow(&self, conn: &Connection) {
+    fn count_slow(&self, conn: &Connection, dropped: usize) {
         let c = &self.inner.counters;
-        Counters::add(&c.dropped_events, 1);
+        Counters::add(&c.dropped_events, dropped as u64);
         Counters::add(&c.slow_disconnects, 1);
         tracing::info!(connection = %conn.id, user = %conn.user, "slow consumer disconnected: queue full");
     }
@@ -805,8 +805,8 @@ impl Hub {
     pub fn send_heartbeats(&self) {
         let frame = wire::heartbeat_frame(unix_ms());
         for entry in self.inner.conns.iter() {
-            if entry.value().offer(Frame::Data(frame.clone())) == Queued::Overflow {
-                self.count_slow(entry.value());
+            if let Queued::Overflow { dropped } = entry.value().offer(Frame::Data(frame.clone())) {
+                self.count_slow(entry.value(), dropped);
             }
         }
     }

@@ -78,17 +78,21 @@ impl Queue {
     }
 
     /// Cuts the connection: queued frames are dropped and the reader is
-    /// told to stop.
-    pub(crate) fn cut(&self) {
-        let reader = {
+    /// told to stop. Returns how many of the dropped frames were events.
+    pub(crate) fn cut(&self) -> usize {
+        let (reader, dropped) = {
             let mut s = self.state.lock();
             s.cut = true;
-            s.frames = VecDeque::new();
-            s.reader.take()
+            let dropped = std::mem::take(&mut s.frames)
+                .iter()
+                .filter(|f| f.is_event())
+                .count();
+            (s.reader.take(), dropped)
         };
         if let Some(w) = reader {
             w.wake();
         }
+        dropped
     }
 
     pub(crate) fn is_cut(&self) -> bool {

@@ -37,11 +37,14 @@
 //! and should at least wrap their listener in [`StallGuardListener`]
 //! (`axum::serve` has no write timeout of its own).
 
+mod encode;
 mod head;
+#[cfg(test)]
+mod head_differential;
 mod prefixed;
+mod pump;
 mod response;
 mod stall;
-mod stream;
 
 use std::future::Future;
 use std::io;
@@ -65,7 +68,8 @@ use tower::ServiceExt;
 
 use self::head::Head;
 pub use self::prefixed::Prefixed;
-use self::response::{After, Asked};
+use self::pump::After;
+use self::response::Asked;
 pub use self::stall::{StallGuard, StallGuardListener};
 
 /// How [`serve`] treats connections.
@@ -169,7 +173,7 @@ async fn open(
     app: Router,
     options: Arc<ServeOptions>,
     stop: CancellationToken,
-) -> Option<stream::Pump> {
+) -> Option<pump::Pump> {
     // Frames are whole writes; Nagle would hold a small one back until the
     // previous one is acknowledged.
     let _ = sock.set_nodelay(true);
@@ -236,7 +240,7 @@ async fn open(
 /// to `deadline`; hyper has no timeout for a body, so a body dripped or
 /// never sent would otherwise hold the connection forever.
 async fn http(
-    io: Prefixed<stream::Socket>,
+    io: Prefixed<pump::Socket>,
     peer: SocketAddr,
     app: Router,
     options: &ServeOptions,
@@ -318,6 +322,6 @@ mod tests {
         );
         let size = std::mem::size_of_val(&task);
         assert!(size <= 512, "a stream task takes {size} bytes");
-        assert!(std::mem::size_of::<stream::Pump>() <= 160);
+        assert!(std::mem::size_of::<pump::Pump>() <= 160);
     }
 }

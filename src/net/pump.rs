@@ -10,7 +10,8 @@
 //! vectored write; nothing is copied.
 //!
 //! Only responses the router marks `text/event-stream` are streamed here;
-//! [`super::response`] writes every other answer and picks this path.
+//! [`super::response`] writes every other answer and picks this path; both
+//! take their bytes of framing from [`super::encode`].
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -23,8 +24,18 @@ use http::{StatusCode, Version};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::response::{chunk_size_line, encode_head, After, Framing, Persist};
+use super::encode::{chunk_size_line, encode_head, Framing, Persist};
 use super::StallGuard;
+
+/// What to do with the socket once a response is out.
+pub(super) enum After {
+    /// Nothing more: the socket is closed.
+    Close,
+    /// Read the next request on it.
+    KeepAlive(Socket),
+    /// Stream the body: the head is written, the pump does the rest.
+    Stream(Pump),
+}
 
 /// A client socket whose writes fail once they stall past the limit.
 pub(super) type Socket = StallGuard<TcpStream>;
