@@ -23,7 +23,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::ServeOptions;
+use super::options::ServeOptions;
 
 /// Header fields a request may carry (hyper allows 100; browsers send
 /// about 15). More is refused with 431.

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use tokio::io::AsyncWriteExt;
 
 use super::head::{read_request, Head};
-use super::ServeOptions;
+use super::options::ServeOptions;
 
 /// What a reader made of the first request in the bytes.
 #[derive(Debug, PartialEq, Eq)]

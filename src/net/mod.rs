@@ -41,6 +41,7 @@ mod encode;
 mod head;
 #[cfg(test)]
 mod head_differential;
+mod options;
 mod prefixed;
 mod pump;
 mod response;
@@ -67,33 +68,11 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::head::Head;
+pub use self::options::ServeOptions;
 pub use self::prefixed::Prefixed;
 use self::pump::After;
 use self::response::Asked;
 pub use self::stall::{StallGuard, StallGuardListener};
-
-/// How [`serve`] treats connections.
-#[derive(Debug, Clone)]
-pub struct ServeOptions {
-    /// A connection whose socket accepts no byte for this long is dropped
-    /// (a client that stopped reading).
-    pub write_stall: Duration,
-    /// Time a connection has to send a whole request (head and body),
-    /// counted from the end of the previous answer on a kept connection.
-    pub header_timeout: Duration,
-    /// Request heads larger than this are refused with 431.
-    pub max_head_bytes: usize,
-}
-
-impl Default for ServeOptions {
-    fn default() -> Self {
-        Self {
-            write_stall: Duration::from_secs(30),
-            header_timeout: Duration::from_secs(30),
-            max_head_bytes: 16 * 1024,
-        }
-    }
-}
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once every connection has finished.

@@ -25,7 +25,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::encode::{chunk_size_line, encode_head, Framing, Persist};
-use super::StallGuard;
+use super::stall::StallGuard;
 
 /// What to do with the socket once a response is out.
 pub(super) enum After {
