@@ -14,15 +14,7 @@ use sse_hub::broker::RedisOptions;
 use sse_hub::{BrokerConfig, Hub, HubConfig, Role};
 
 async fn node(redis: &RedisServer) -> TestServer {
-    let auth = test_auth();
-    let hub = Hub::with_broker(
-        HubConfig::default(),
-        auth.clone(),
-        BrokerConfig::Redis(RedisOptions::new(redis.url())),
-    )
-    .await
-    .expect("hub joins through redis");
-    serve(hub, auth).await
+    node_with(HubConfig::default(), RedisOptions::new(redis.url())).await
 }
 
 #[tokio::test]
