@@ -1,24 +1,19 @@
-//! Who is calling: JWT verification and the axum extractor for it.
+//! Who is calling: JWT verification, in plain Rust (no HTTP here; the
+//! axum extractor that finds the token in a request is
+//! [`crate::api::token_from_parts`] and its `Principal` extractor).
 //!
-//! Tokens come from `Authorization: Bearer`, the `x-auth-token` header or the
-//! `?token=` query parameter (the browser's `EventSource` cannot set headers,
-//! so the query form is what the UI uses). Only the algorithm the hub was
-//! configured with is accepted, so `alg: none` and algorithm-confusion tokens
-//! fail like any other bad signature. Every failure is a 401 with a JSON body;
+//! Only the algorithm the hub was configured with is accepted, so
+//! `alg: none` and algorithm-confusion tokens fail like any other bad
+//! signature. The API answers every failure with a 401 and a JSON body;
 //! permission checks (403) happen in the handlers, which know what is asked.
 
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::api::ApiError;
 use crate::event::{unix_ms, UserId};
-use crate::Hub;
 
 /// What a caller may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -106,12 +101,6 @@ pub enum AuthError {
     /// Tokens can only be issued with an HMAC secret.
     #[error("this hub cannot issue tokens (it only holds a public key)")]
     CannotIssue,
-}
-
-impl IntoResponse for AuthError {
-    fn into_response(self) -> Response {
-        ApiError::Unauthorized(self.to_string()).into_response()
-    }
 }
 
 /// Token verification (and, with an HMAC secret, issuing demo tokens).
@@ -224,40 +213,5 @@ impl Auth {
         };
         jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)
             .map_err(|e| AuthError::Invalid(e.to_string()))
-    }
-}
-
-/// Finds the token in a request: `Authorization: Bearer`, then
-/// `x-auth-token`, then `?token=`.
-pub fn token_from_parts(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        let (scheme, token) = v.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string());
-    }
-    if let Some(v) = parts.headers.get("x-auth-token") {
-        return v.to_str().ok().map(|s| s.trim().to_string());
-    }
-    let query = parts.uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-}
-
-impl<S> FromRequestParts<S> for Principal
-where
-    Hub: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = AuthError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let hub = Hub::from_ref(state);
-        let token = token_from_parts(parts)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::Missing)?;
-        hub.auth().verify(&token)
     }
 }

@@ -43,7 +43,7 @@ pub mod metrics;
 pub mod net;
 pub mod wire;
 
-pub use api::{router, ApiError};
+pub use api::{router, Api, ApiError};
 pub use auth::{Auth, AuthError, Principal, Role};
 pub use broker::BrokerConfig;
 pub use config::HubConfig;

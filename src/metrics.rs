@@ -32,9 +32,10 @@ struct Histogram {
 /// counted (`sse_hub_http_requests_unlabelled_total`).
 const MAX_SERIES: usize = 1024;
 
-/// Request latency per (method, route, status).
+/// Request latency per (method, route, status), recorded by the API's
+/// middleware ([`crate::api::Api`] holds it).
 #[derive(Debug, Default)]
-pub(crate) struct HttpMetrics {
+pub struct HttpMetrics {
     routes: DashMap<(&'static str, String, u16), Histogram>,
     unlabelled: AtomicU64,
 }
@@ -90,8 +91,8 @@ impl HttpMetrics {
     }
 }
 
-/// Renders every metric of `hub`.
-pub fn render(hub: &Hub) -> String {
+/// Renders every metric of `hub`, and the request latencies in `http`.
+pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
     let s = hub.summary();
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -184,13 +185,12 @@ pub fn render(hub: &Hub) -> String {
         "sse_hub_http_requests_unlabelled_total",
         "counter",
         "Requests not recorded by route because the series limit was reached.",
-        hub.http_metrics().unlabelled.load(Ordering::Relaxed),
+        http.unlabelled.load(Ordering::Relaxed),
     );
 
     let name = "sse_hub_http_request_duration_seconds";
     let _ = writeln!(out, "# HELP {name} HTTP request latency (to the response head) by route.\n# TYPE {name} histogram");
-    let mut rows: Vec<_> = hub
-        .http_metrics()
+    let mut rows: Vec<_> = http
         .routes
         .iter()
         .map(|e| (e.key().clone(), snapshot(e.value())))

@@ -667,8 +667,8 @@ async fn demo_token_and_demo_events() {
 async fn demo_tokens_can_be_turned_off() {
     let auth = sse_hub::Auth::hs256(SECRET);
     let hub = sse_hub::Hub::new(HubConfig::default(), auth);
-    let app =
-        sse_hub::router(hub.clone()).merge(sse_hub::api::demo::router(hub, Default::default()));
+    let api = sse_hub::Api::new(hub);
+    let app = api.router().merge(api.demo_router(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });

@@ -159,9 +159,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let mut app = sse_hub::router(hub.clone());
+    let api = sse_hub::Api::new(hub.clone());
+    let mut app = api.router();
     if cfg.demo {
-        app = app.merge(sse_hub::api::demo::router(hub.clone(), Default::default()));
+        app = app.merge(api.demo_router(Default::default()));
     }
     let app = app.merge(ui);
 

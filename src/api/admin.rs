@@ -6,7 +6,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::ApiError;
+use super::error::ApiError;
+use super::state::Api;
 use crate::auth::Principal;
 use crate::event::ConnectionId;
 use crate::hub::Hub;
@@ -77,12 +78,12 @@ pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
 }
 
 /// `GET /metrics` in the Prometheus text format.
-pub async fn metrics(State(hub): State<Hub>) -> impl IntoResponse {
+pub async fn metrics(State(api): State<Api>) -> impl IntoResponse {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(&hub),
+        crate::metrics::render(api.hub(), &api.metrics),
     )
 }

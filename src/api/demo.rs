@@ -17,8 +17,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
+use super::extract::ApiJson;
 use super::rate::{Rate, RateLimiter};
-use super::{ApiError, ApiJson};
+use super::state::Api;
 use crate::auth::{Principal, Role};
 use crate::event::{unix_ms, UserId};
 use crate::helpers::{ChangeAction, Level};
@@ -77,11 +79,11 @@ impl FromRef<DemoState> for Hub {
 }
 
 /// The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`),
-/// with the same CORS and metrics as [`crate::router`]. Mount them only
-/// for a demo: `sse_hub::router(hub.clone()).merge(sse_hub::api::demo::router(hub, Default::default()))`.
-pub fn router(hub: Hub, limits: DemoLimits) -> Router {
+/// with the same CORS and metrics as the hub's routes: built by
+/// [`super::Api::demo_router`], to be mounted only for a demo.
+pub(super) fn router(api: &Api, limits: DemoLimits) -> Router {
     let state = DemoState {
-        hub: hub.clone(),
+        hub: api.hub().clone(),
         sends: Arc::new(RateLimiter::new(
             limits.per_user,
             limits.overall,
@@ -94,7 +96,7 @@ pub fn router(hub: Hub, limits: DemoLimits) -> Router {
         .route("/api/auth/demo-token", post(demo_token))
         .layer(DefaultBodyLimit::max(MAX_DEMO_BODY))
         .with_state(state);
-    super::common_layers(routes, hub)
+    api.layers(routes)
 }
 
 fn limited(wait: Duration) -> ApiError {

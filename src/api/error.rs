@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::auth::AuthError;
 use crate::error::HubError;
 
 /// An API failure; renders as a JSON body with the matching status.
@@ -80,6 +81,12 @@ impl ApiError {
                 }
             },
         }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        ApiError::Unauthorized(e.to_string())
     }
 }
 

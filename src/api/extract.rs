@@ -1,11 +1,19 @@
 //! Request extractors whose rejections are [`ApiError`]s, so a malformed
-//! body gets the same JSON error shape as everything else.
+//! body or a missing token gets the same JSON error shape as everything
+//! else: the JSON body, and the caller ([`Principal`]) from its token.
+//!
+//! Tokens come from `Authorization: Bearer`, the `x-auth-token` header or
+//! the `?token=` query parameter (the browser's `EventSource` cannot set
+//! headers).
 
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::error::ApiError;
+use crate::auth::{AuthError, Principal};
+use crate::hub::Hub;
 
 /// `Json<T>` with JSON errors.
 #[derive(Debug)]
@@ -21,5 +29,41 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let Json(v) = Json::<T>::from_request(req, state).await?;
         Ok(ApiJson(v))
+    }
+}
+
+/// Finds the token in a request: `Authorization: Bearer`, then
+/// `x-auth-token`, then `?token=`.
+pub fn token_from_parts(parts: &Parts) -> Option<String> {
+    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let (scheme, token) = v.split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_string());
+    }
+    if let Some(v) = parts.headers.get("x-auth-token") {
+        return v.to_str().ok().map(|s| s.trim().to_string());
+    }
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+}
+
+/// Who is calling, from the request's token (401 if none is valid).
+impl<S> FromRequestParts<S> for Principal
+where
+    Hub: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let hub = Hub::from_ref(state);
+        let token = token_from_parts(parts)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        Ok(hub.auth().verify(&token)?)
     }
 }

@@ -11,7 +11,7 @@
 //! | `GET /api/health`, `GET /metrics` | anyone | health, Prometheus |
 //!
 //! The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`) are
-//! a separate router, [`demo::router`], for demo deployments only.
+//! a separate router, [`Api::demo_router`], for demo deployments only.
 
 mod admin;
 pub mod demo;
@@ -19,8 +19,10 @@ mod error;
 mod extract;
 mod publish;
 mod rate;
+mod state;
 mod stream_route;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -32,57 +34,78 @@ use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
 pub use self::error::ApiError;
-pub use self::extract::ApiJson;
+pub use self::extract::{token_from_parts, ApiJson};
 pub use self::rate::Rate;
+pub use self::state::Api;
 pub use self::stream_route::{parse_stream_query, StreamQuery};
 use crate::hub::Hub;
+use crate::metrics::HttpMetrics;
 
 /// The hub's routes, with CORS (any origin, `Last-Event-ID` allowed), a body
-/// size limit and per-route latency metrics.
+/// size limit and per-route latency metrics: `Api::new(hub).router()`.
 pub fn router(hub: Hub) -> Router {
-    let body_limit = hub.config().max_event_bytes + 16 * 1024;
-    let routes = Router::new()
-        .route("/api/sse/stream", get(stream_route::stream))
-        .route("/api/sse/subscribe", post(publish::subscribe))
-        .route("/api/sse/unsubscribe", post(publish::unsubscribe))
-        .route("/api/sse/publish", post(publish::publish))
-        .route("/api/sse/stats", get(admin::stats))
-        .route("/api/sse/connections/{id}", delete(admin::disconnect))
-        .route("/api/health", get(admin::health))
-        .route("/metrics", get(admin::metrics))
-        .route("/api/{*rest}", any(unknown_route))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(hub.clone());
-    common_layers(routes, hub)
+    Api::new(hub).router()
 }
 
-/// Per-route latency metrics and CORS, for every router of the hub.
-fn common_layers(routes: Router, hub: Hub) -> Router {
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("last-event-id"),
-            HeaderName::from_static("x-auth-token"),
-        ])
-        .max_age(std::time::Duration::from_secs(600));
-    routes
-        .layer(middleware::from_fn_with_state(hub, track_latency))
-        .layer(cors)
+impl Api {
+    /// The hub's routes (see the module docs).
+    pub fn router(&self) -> Router {
+        let body_limit = self.hub.config().max_event_bytes + 16 * 1024;
+        let routes = Router::new()
+            .route("/api/sse/stream", get(stream_route::stream))
+            .route("/api/sse/subscribe", post(publish::subscribe))
+            .route("/api/sse/unsubscribe", post(publish::unsubscribe))
+            .route("/api/sse/publish", post(publish::publish))
+            .route("/api/sse/stats", get(admin::stats))
+            .route("/api/sse/connections/{id}", delete(admin::disconnect))
+            .route("/api/health", get(admin::health))
+            .route("/metrics", get(admin::metrics))
+            .route("/api/{*rest}", any(unknown_route))
+            .layer(DefaultBodyLimit::max(body_limit))
+            .with_state(self.clone());
+        self.layers(routes)
+    }
+
+    /// The demo routes, for demo deployments only (see [`demo`]).
+    pub fn demo_router(&self, limits: demo::DemoLimits) -> Router {
+        demo::router(self, limits)
+    }
+
+    /// Per-route latency metrics and CORS, for every router of the hub.
+    fn layers(&self, routes: Router) -> Router {
+        let cors = CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("last-event-id"),
+                HeaderName::from_static("x-auth-token"),
+            ])
+            .max_age(std::time::Duration::from_secs(600));
+        routes
+            .layer(middleware::from_fn_with_state(
+                self.metrics.clone(),
+                track_latency,
+            ))
+            .layer(cors)
+    }
 }
 
 async fn unknown_route() -> ApiError {
     ApiError::NotFound("no such API route".into())
 }
 
-async fn track_latency(State(hub): State<Hub>, req: Request, next: Next) -> Response {
+async fn track_latency(
+    State(metrics): State<Arc<HttpMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let start = Instant::now();
     let res = next.run(req).await;
-    hub.http_metrics().record(
+    metrics.record(
         &method,
         route.as_ref().map(MatchedPath::as_str),
         res.status().as_u16(),

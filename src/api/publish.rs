@@ -5,7 +5,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{ApiError, ApiJson};
+use super::error::ApiError;
+use super::extract::ApiJson;
 use crate::auth::Principal;
 use crate::event::{ConnectionId, EventName, NewEvent, Target, Topic};
 use crate::hub::{Hub, Published};

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 
-use super::ApiError;
+use super::error::ApiError;
 use crate::auth::Principal;
 use crate::config::HubConfig;
 use crate::event::{EventName, Topic};

@@ -10,29 +10,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use bytes::Bytes;
 use parking_lot::RwLock;
 
+pub(crate) use super::queue::Frame;
 use super::queue::{Queue, Refused};
 use crate::auth::Role;
 use crate::event::{ConnectionId, Event, EventName, Target, Topic, UserId};
-
-/// What travels through a connection's queue.
-#[derive(Debug)]
-pub(crate) enum Frame {
-    /// Bytes to write.
-    Data(Bytes),
-    /// Bytes to write, then end the stream.
-    Close(Bytes),
-}
-
-impl Frame {
-    /// An event (not a `:heartbeat` comment, not a closing frame): what
-    /// `dropped_events` counts when a slow connection is cut.
-    pub(crate) fn is_event(&self) -> bool {
-        matches!(self, Frame::Data(b) if !b.starts_with(b":"))
-    }
-}
 
 /// Outcome of queueing a frame.
 #[derive(Debug, PartialEq, Eq)]

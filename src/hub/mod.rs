@@ -46,7 +46,6 @@ use crate::error::HubError;
 use crate::event::{
     unix_ms, ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId,
 };
-use crate::metrics::HttpMetrics;
 use crate::wire;
 
 /// Decides whether a connection may see an event, beyond targeting and
@@ -126,7 +125,6 @@ struct Inner {
     by_user: DashMap<UserId, Vec<Arc<Connection>>>,
     by_topic: DashMap<Topic, HashMap<ConnectionId, Arc<Connection>>>,
     counters: Counters,
-    http: HttpMetrics,
     shutting_down: AtomicBool,
     stop: CancellationToken,
     started: Instant,
@@ -191,7 +189,6 @@ impl Hub {
                 by_user: DashMap::new(),
                 by_topic: DashMap::new(),
                 counters: Counters::default(),
-                http: HttpMetrics::default(),
                 shutting_down: AtomicBool::new(false),
                 stop: CancellationToken::new(),
                 started: Instant::now(),
@@ -212,10 +209,6 @@ impl Hub {
     /// Token verification.
     pub fn auth(&self) -> &Auth {
         &self.inner.auth
-    }
-
-    pub(crate) fn http_metrics(&self) -> &HttpMetrics {
-        &self.inner.http
     }
 
     /// The epoch of this node's ids (with Redis: of the stream's newest id

@@ -11,9 +11,25 @@
 use std::collections::VecDeque;
 use std::task::{Context, Poll, Waker};
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::connection::Frame;
+/// What travels through a connection's queue.
+#[derive(Debug)]
+pub(crate) enum Frame {
+    /// Bytes to write.
+    Data(Bytes),
+    /// Bytes to write, then end the stream.
+    Close(Bytes),
+}
+
+impl Frame {
+    /// An event (not a `:heartbeat` comment, not a closing frame): what
+    /// `dropped_events` counts when a slow connection is cut.
+    pub(crate) fn is_event(&self) -> bool {
+        matches!(self, Frame::Data(b) if !b.starts_with(b":"))
+    }
+}
 
 /// Slots an emptied queue may keep (a burst larger than this gives its
 /// memory back once it has been written).

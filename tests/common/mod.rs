@@ -46,8 +46,8 @@ pub async fn server_with(config: HubConfig) -> TestServer {
 pub async fn demo_server() -> TestServer {
     let auth = test_auth();
     let hub = Hub::new(HubConfig::default(), auth.clone());
-    let app = sse_hub::router(hub.clone())
-        .merge(sse_hub::api::demo::router(hub.clone(), Default::default()));
+    let api = sse_hub::Api::new(hub.clone());
+    let app = api.router().merge(api.demo_router(Default::default()));
     spawn_app(hub, auth, app, |listener, app| {
         sse_hub::net::serve(listener, app, Default::default(), std::future::pending())
     })
