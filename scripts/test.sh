@@ -23,12 +23,12 @@ cargo leptos build
 # The server side and the WASM side are checked separately: building them
 # together would turn on both the `ssr` and `hydrate` features of `app`.
 step "clippy: hub core, app (ssr), server, load generator"
-cargo clippy -p sse-hub -p app -p server -p sse-bench --all-targets -- -D warnings
+cargo clippy -p sse-protocol -p sse-hub -p app -p server -p sse-bench --all-targets -- -D warnings
 step "clippy: frontend and app (hydrate) for wasm32"
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (unit, integration against real servers, Redis, proptests)"
-cargo test -p sse-hub -p app -p server -p sse-bench
+cargo test -p sse-protocol -p sse-hub -p app -p server -p sse-bench
 
 step "playwright (Chromium)"
 (cd end2end && CI=${CI:-} npx playwright test)

@@ -18,6 +18,7 @@
 
 use serde::Serialize;
 use serde_json::{json, Value};
+use sse_protocol::events;
 
 use crate::error::HubError;
 use crate::event::{unix_ms, EventName, NewEvent, Target, Topic, UserId};
@@ -87,7 +88,7 @@ impl Hub {
         level: Level,
     ) -> Result<usize, HubError> {
         self.send(
-            "notification",
+            events::NOTIFICATION,
             notification(message, level),
             Target::User(user.clone()),
         )
@@ -102,7 +103,7 @@ impl Hub {
         level: Level,
     ) -> Result<usize, HubError> {
         self.send(
-            "notification",
+            events::NOTIFICATION,
             notification(message, level),
             Target::Users(users.to_vec()),
         )
@@ -128,7 +129,7 @@ impl Hub {
         message: &str,
         level: Level,
     ) -> Result<usize, HubError> {
-        self.send("system", notification(message, level), Target::all())
+        self.send(events::SYSTEM, notification(message, level), Target::all())
             .await
     }
 
@@ -146,7 +147,7 @@ impl Hub {
             "message": message,
             "timestamp": unix_ms(),
         });
-        self.send("progress", data, Target::User(user.clone()))
+        self.send(events::PROGRESS, data, Target::User(user.clone()))
             .await
     }
 
@@ -160,7 +161,7 @@ impl Hub {
         details: Value,
     ) -> Result<usize, HubError> {
         let data = json!({ "jobId": job_id, "result": result, "details": details, "timestamp": unix_ms() });
-        self.send("job.completed", data, Target::User(user.clone()))
+        self.send(events::JOB_COMPLETED, data, Target::User(user.clone()))
             .await
     }
 
@@ -175,7 +176,7 @@ impl Hub {
         affected_users: &[UserId],
     ) -> Result<usize, HubError> {
         let body = json!({ "entity": entity, "id": id, "action": action, "data": data, "timestamp": unix_ms() });
-        let mut ev = NewEvent::json(name("data_change"), &body, Target::all());
+        let mut ev = NewEvent::json(name(events::DATA_CHANGE), &body, Target::all());
         ev.audience = Some(affected_users.to_vec());
         Ok(self.publish(ev).await?.delivered)
     }
@@ -188,19 +189,20 @@ impl Hub {
         message: &str,
     ) -> Result<usize, HubError> {
         let data = json!({ "from": from, "to": to, "message": message, "timestamp": unix_ms() });
-        self.send("message", data, Target::User(to.clone())).await
+        self.send(events::MESSAGE, data, Target::User(to.clone()))
+            .await
     }
 
     /// Presence: `user` did `activity` (came online, is typing...).
     pub async fn user_activity(&self, user: &UserId, activity: &str) -> Result<usize, HubError> {
         let data = json!({ "userId": user, "activity": activity, "timestamp": unix_ms() });
-        self.send("user.activity", data, Target::all()).await
+        self.send(events::USER_ACTIVITY, data, Target::all()).await
     }
 
     /// Dashboard numbers for everyone.
     pub async fn metrics_update(&self, metrics: Value) -> Result<usize, HubError> {
         self.send(
-            "metrics",
+            events::METRICS,
             json!({ "metrics": metrics, "timestamp": unix_ms() }),
             Target::all(),
         )

@@ -51,3 +51,5 @@ pub use error::HubError;
 pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
 pub use helpers::{ChangeAction, Level};
 pub use hub::{ClusterStats, ConnectRequest, Cut, EventStream, Hub, HubStats, Published};
+/// The vocabulary shared with browsers (event types), re-exported.
+pub use sse_protocol as protocol;

@@ -230,8 +230,11 @@ pub async fn demo(
     let delivered = match body.kind {
         DemoKind::Broadcast => {
             let payload = json!({ "message": text("Hello, everyone"), "level": Level::Info, "from": who.user, "timestamp": unix_ms() });
-            hub.broadcast(crate::EventName::new("notification")?, &payload)
-                .await?
+            hub.broadcast(
+                crate::EventName::new(sse_protocol::events::NOTIFICATION)?,
+                &payload,
+            )
+            .await?
         }
         DemoKind::User => {
             hub.notify_user(

@@ -40,6 +40,8 @@ pub use self::event_stream::{Cut, EventStream};
 use self::history::{History, Resume};
 use self::stats::Counters;
 pub use self::stats::{HubStats, TopicStats, UserStats};
+use sse_protocol::events;
+
 use crate::auth::{Auth, Principal};
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -465,7 +467,7 @@ impl Hub {
                 for c in old.iter() {
                     self.close_with(
                         c,
-                        "connection.replaced",
+                        events::CONNECTION_REPLACED,
                         "a newer connection of this user took over",
                     );
                 }
@@ -525,7 +527,7 @@ impl Hub {
             "retry": cfg.retry_ms,
             "heartbeatMs": cfg.heartbeat_interval.as_millis() as u64,
         });
-        let connected = control_frame(Some(connected_id), "connected", &hello);
+        let connected = control_frame(Some(connected_id), events::CONNECTED, &hello);
         first.push_back(wire::with_retry(cfg.retry_ms, &connected));
         match resume {
             Some(Resume::Gap) => {
@@ -535,7 +537,7 @@ impl Hub {
                     "requested": requested,
                     "lastEventId": head.to_string(),
                 });
-                first.push_back(control_frame(Some(head), "reset", &body));
+                first.push_back(control_frame(Some(head), events::RESET, &body));
             }
             Some(Resume::Replay(events)) => {
                 let before = first.len();
@@ -595,7 +597,11 @@ impl Hub {
     pub fn disconnect(&self, id: &ConnectionId) -> bool {
         match self.inner.conns.get(id).map(|c| c.value().clone()) {
             Some(conn) => {
-                self.close_with(&conn, "connection.closed", "closed by an administrator");
+                self.close_with(
+                    &conn,
+                    events::CONNECTION_CLOSED,
+                    "closed by an administrator",
+                );
                 true
             }
             None => false,
@@ -823,13 +829,17 @@ impl Hub {
             {
                 self.close_with(
                     conn,
-                    "auth.expired",
+                    events::AUTH_EXPIRED,
                     "the token expires; reconnect with a fresh one",
                 );
             } else if idle.is_some_and(|ms| {
                 now.saturating_sub(conn.last_event_ms.load(Ordering::Relaxed)) > ms
             }) {
-                self.close_with(conn, "connection.idle", "no events for the idle timeout");
+                self.close_with(
+                    conn,
+                    events::CONNECTION_IDLE,
+                    "no events for the idle timeout",
+                );
             }
         }
     }
@@ -844,7 +854,11 @@ impl Hub {
         let base = self.inner.config.retry_ms;
         for entry in self.inner.conns.iter() {
             let retry = base + rand::random_range(0..=base.max(1) * 3);
-            let frame = control_frame(None, "shutdown", &serde_json::json!({ "retry": retry }));
+            let frame = control_frame(
+                None,
+                events::SHUTDOWN,
+                &serde_json::json!({ "retry": retry }),
+            );
             if entry
                 .value()
                 .offer(Frame::Close(wire::with_retry(retry, &frame)))

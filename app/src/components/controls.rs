@@ -2,18 +2,19 @@
 //! and topics subscribed at runtime.
 
 use leptos::prelude::*;
+use sse_protocol::events;
 
 use super::text_field::TextField;
 use crate::client;
 
 /// Event types the filter offers.
 pub const FILTERABLE: &[&str] = &[
-    "notification",
-    "system",
-    "progress",
-    "job.completed",
-    "data_change",
-    "metrics",
+    events::NOTIFICATION,
+    events::SYSTEM,
+    events::PROGRESS,
+    events::JOB_COMPLETED,
+    events::DATA_CHANGE,
+    events::METRICS,
 ];
 
 /// The filter checkboxes. `selected` empty means "all types"; every change

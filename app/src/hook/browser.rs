@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use leptos::prelude::*;
+use sse_protocol::events;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{EventSource, MessageEvent};
@@ -181,7 +182,7 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
     };
     deliver(ctx, msg.clone());
     super::tabs::relay(ctx, &msg);
-    if msg.event_type == "auth.expired" {
+    if msg.event_type == events::AUTH_EXPIRED {
         // The stream ends next: get a fresh token, then reconnect at once
         // from the last event id.
         ctx.live.update_value(close);
@@ -200,7 +201,7 @@ fn on_message(ctx: Ctx, m: MessageEvent) {
 /// Updates the signals and runs the handlers for one event, whether it came
 /// from this tab's `EventSource` or was relayed by the leader tab.
 pub(super) fn deliver(ctx: Ctx, msg: SseMessage) {
-    if matches!(msg.event_type.as_str(), "connected" | "shutdown") {
+    if [events::CONNECTED, events::SHUTDOWN].contains(&msg.event_type.as_str()) {
         if let Ok(v) = msg.json::<serde_json::Value>() {
             if let Some(r) = v.get("retry").and_then(|r| r.as_u64()) {
                 ctx.live.update_value(|l| l.server_retry = Some(r as u32));

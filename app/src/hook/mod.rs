@@ -43,23 +43,10 @@ use serde::de::DeserializeOwned;
 
 pub use self::backoff::Backoff;
 
-/// Event types the hub sends that the hook listens to by default.
-pub const DEFAULT_EVENT_TYPES: &[&str] = &[
-    "connected",
-    "reset",
-    "shutdown",
-    "auth.expired",
-    "connection.closed",
-    "connection.replaced",
-    "notification",
-    "system",
-    "progress",
-    "job.completed",
-    "data_change",
-    "message",
-    "user.activity",
-    "metrics",
-];
+/// Event types the hook listens to by default: every type the hub emits
+/// by itself, from the protocol the hub is built with, so the two cannot
+/// drift (a new hub event is heard without touching the hook).
+pub const DEFAULT_EVENT_TYPES: &[&str] = sse_protocol::events::ALL;
 
 /// Where the connection stands.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

@@ -12,6 +12,7 @@
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
+use sse_protocol::events;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
@@ -200,7 +201,7 @@ pub(super) fn is_follower(ctx: Ctx) -> bool {
 /// Leader: passes an event on to the other tabs.
 pub(super) fn relay(ctx: Ctx, m: &SseMessage) {
     let leader = ctx.live.try_update_value(|l| {
-        if m.event_type == "connected" {
+        if m.event_type == events::CONNECTED {
             l.tabs.connected = Some(m.clone());
         }
         l.tabs.leader

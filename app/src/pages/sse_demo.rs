@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 use serde_json::Value;
+use sse_protocol::events;
 
 use crate::components::badge::ConnectionBadge;
 use crate::components::controls::{EventFilter, TopicControls};
@@ -152,14 +153,14 @@ pub fn SseDemoPage() -> impl IntoView {
     );
     let feed = Feed::new();
     let _ = sse.add_event_listener("*", move |m| feed.log(m));
-    let _ = sse.on_json("connected", move |v: Value| {
+    let _ = sse.on_json(events::CONNECTED, move |v: Value| {
         feed.connection_id.set(
             v.get("connectionId")
                 .and_then(|c| c.as_str())
                 .map(str::to_string),
         );
     });
-    for kind in ["notification", "system"] {
+    for kind in [events::NOTIFICATION, events::SYSTEM] {
         let _ = sse.add_event_listener(kind, move |m| {
             if let Ok(d) = m.json::<NotificationData>() {
                 let level = d.level.unwrap_or_else(|| "info".into());
@@ -167,12 +168,12 @@ pub fn SseDemoPage() -> impl IntoView {
             }
         });
     }
-    let _ = sse.add_event_listener("data_change", move |m| {
+    let _ = sse.add_event_listener(events::DATA_CHANGE, move |m| {
         if let Ok(d) = m.json::<DataChangeData>() {
             feed.notify(m, "info", format!("{} {} was {}", d.entity, d.id, d.action));
         }
     });
-    let _ = sse.add_event_listener("job.completed", move |m| {
+    let _ = sse.add_event_listener(events::JOB_COMPLETED, move |m| {
         if let Ok(d) = m.json::<JobCompletedData>() {
             feed.completed(&d);
             let level = if d.result == "success" {
@@ -183,14 +184,14 @@ pub fn SseDemoPage() -> impl IntoView {
             feed.notify(m, level, format!("Job {} finished: {}", d.job_id, d.result));
         }
     });
-    let _ = sse.add_event_listener("reset", move |m| {
+    let _ = sse.add_event_listener(events::RESET, move |m| {
         feed.notify(
             m,
             "warning",
             "Missed events are no longer in the hub's history: state refetched".into(),
         );
     });
-    let _ = sse.on_json("progress", move |p: ProgressData| feed.progress(p));
+    let _ = sse.on_json(events::PROGRESS, move |p: ProgressData| feed.progress(p));
 
     // Sign in as a guest on load so the page is live at once.
     let connect = sse.connect.clone();

@@ -1,0 +1,96 @@
+//! Every event type the hub emits by itself. Events published through the
+//! API (`POST /api/sse/publish`) carry whatever names their publishers give
+//! them; these are the hub's own.
+
+/// The first event of every stream: `{connectionId, userId, lastEventId,
+/// retry, heartbeatMs}`.
+pub const CONNECTED: &str = "connected";
+/// The client's `Last-Event-ID` is no longer covered by the history: it
+/// missed events that are gone and must refetch its state.
+pub const RESET: &str = "reset";
+/// The hub is shutting down; reconnect after the `retry` it gives.
+pub const SHUTDOWN: &str = "shutdown";
+/// The stream's token is about to expire; reconnect with a fresh one.
+pub const AUTH_EXPIRED: &str = "auth.expired";
+/// An administrator closed this connection.
+pub const CONNECTION_CLOSED: &str = "connection.closed";
+/// A newer connection of the same user took over (one connection per user).
+pub const CONNECTION_REPLACED: &str = "connection.replaced";
+/// No event reached the connection for the idle timeout; it is closed.
+pub const CONNECTION_IDLE: &str = "connection.idle";
+
+/// A notification for a person (`notify_user`, `success`, `error`).
+pub const NOTIFICATION: &str = "notification";
+/// A system message to everyone (maintenance, incidents).
+pub const SYSTEM: &str = "system";
+/// Progress of a long operation.
+pub const PROGRESS: &str = "progress";
+/// A job finished.
+pub const JOB_COMPLETED: &str = "job.completed";
+/// An entity changed (reaches the affected users and admins).
+pub const DATA_CHANGE: &str = "data_change";
+/// A chat-style message from one user to another.
+pub const MESSAGE: &str = "message";
+/// A user did something (came online, is typing).
+pub const USER_ACTIVITY: &str = "user.activity";
+/// Dashboard numbers.
+pub const METRICS: &str = "metrics";
+
+/// Events about the stream itself.
+pub const CONTROL: &[&str] = &[
+    CONNECTED,
+    RESET,
+    SHUTDOWN,
+    AUTH_EXPIRED,
+    CONNECTION_CLOSED,
+    CONNECTION_REPLACED,
+    CONNECTION_IDLE,
+];
+
+/// Events of the hub's helper API.
+pub const HELPERS: &[&str] = &[
+    NOTIFICATION,
+    SYSTEM,
+    PROGRESS,
+    JOB_COMPLETED,
+    DATA_CHANGE,
+    MESSAGE,
+    USER_ACTIVITY,
+    METRICS,
+];
+
+/// Every event type the hub emits by itself ([`CONTROL`] and [`HELPERS`]):
+/// what a client listens to unless told otherwise.
+pub const ALL: &[&str] = &[
+    CONNECTED,
+    RESET,
+    SHUTDOWN,
+    AUTH_EXPIRED,
+    CONNECTION_CLOSED,
+    CONNECTION_REPLACED,
+    CONNECTION_IDLE,
+    NOTIFICATION,
+    SYSTEM,
+    PROGRESS,
+    JOB_COMPLETED,
+    DATA_CHANGE,
+    MESSAGE,
+    USER_ACTIVITY,
+    METRICS,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_control_and_helpers_without_repeats() {
+        assert_eq!(ALL.len(), CONTROL.len() + HELPERS.len());
+        for name in CONTROL.iter().chain(HELPERS) {
+            assert!(ALL.contains(name), "{name} missing from ALL");
+        }
+        for (i, a) in ALL.iter().enumerate() {
+            assert!(!ALL[i + 1..].contains(a), "{a} twice");
+        }
+    }
+}
