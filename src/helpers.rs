@@ -17,39 +17,16 @@
 //! | [`Hub::success`] / [`Hub::error`] | `notification` | user |
 
 use serde::Serialize;
-use serde_json::{json, Value};
-use sse_protocol::events;
+use serde_json::Value;
+use sse_protocol::{
+    events, ChatMessage, DataChange, JobCompleted, Metrics, Notification, Progress, UserActivity,
+};
 
 use crate::error::HubError;
 use crate::event::{unix_ms, EventName, NewEvent, Target, Topic, UserId};
 use crate::hub::Hub;
 
-/// Severity of a notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Neutral information.
-    #[default]
-    Info,
-    /// Something worked.
-    Success,
-    /// Worth a look.
-    Warning,
-    /// Something failed.
-    Error,
-}
-
-/// What happened to an entity, for [`Hub::data_change`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeAction {
-    /// It was created.
-    Created,
-    /// It was updated.
-    Updated,
-    /// It was deleted.
-    Deleted,
-}
+pub use sse_protocol::{ChangeAction, Level};
 
 fn name(s: &'static str) -> EventName {
     EventName::new(s).expect("built-in event names are valid")
@@ -59,11 +36,11 @@ impl Hub {
     async fn send(
         &self,
         event: &'static str,
-        data: Value,
+        data: &impl Serialize,
         target: Target,
     ) -> Result<usize, HubError> {
         Ok(self
-            .publish(NewEvent::json(name(event), &data, target))
+            .publish(NewEvent::json(name(event), data, target))
             .await?
             .delivered)
     }
@@ -89,7 +66,7 @@ impl Hub {
     ) -> Result<usize, HubError> {
         self.send(
             events::NOTIFICATION,
-            notification(message, level),
+            &notification(message, level),
             Target::User(user.clone()),
         )
         .await
@@ -104,7 +81,7 @@ impl Hub {
     ) -> Result<usize, HubError> {
         self.send(
             events::NOTIFICATION,
-            notification(message, level),
+            &notification(message, level),
             Target::Users(users.to_vec()),
         )
         .await
@@ -129,7 +106,7 @@ impl Hub {
         message: &str,
         level: Level,
     ) -> Result<usize, HubError> {
-        self.send(events::SYSTEM, notification(message, level), Target::all())
+        self.send(events::SYSTEM, &notification(message, level), Target::all())
             .await
     }
 
@@ -141,13 +118,13 @@ impl Hub {
         percentage: u8,
         message: &str,
     ) -> Result<usize, HubError> {
-        let data = json!({
-            "operationId": operation_id,
-            "percentage": percentage.min(100),
-            "message": message,
-            "timestamp": unix_ms(),
-        });
-        self.send(events::PROGRESS, data, Target::User(user.clone()))
+        let data = Progress {
+            operation_id: operation_id.to_string(),
+            percentage: percentage.min(100),
+            message: message.to_string(),
+            timestamp: unix_ms(),
+        };
+        self.send(events::PROGRESS, &data, Target::User(user.clone()))
             .await
     }
 
@@ -160,8 +137,13 @@ impl Hub {
         result: &str,
         details: Value,
     ) -> Result<usize, HubError> {
-        let data = json!({ "jobId": job_id, "result": result, "details": details, "timestamp": unix_ms() });
-        self.send(events::JOB_COMPLETED, data, Target::User(user.clone()))
+        let data = JobCompleted {
+            job_id: job_id.to_string(),
+            result: result.to_string(),
+            details,
+            timestamp: unix_ms(),
+        };
+        self.send(events::JOB_COMPLETED, &data, Target::User(user.clone()))
             .await
     }
 
@@ -175,7 +157,13 @@ impl Hub {
         data: Value,
         affected_users: &[UserId],
     ) -> Result<usize, HubError> {
-        let body = json!({ "entity": entity, "id": id, "action": action, "data": data, "timestamp": unix_ms() });
+        let body = DataChange {
+            entity: entity.to_string(),
+            id: id.to_string(),
+            action,
+            data,
+            timestamp: unix_ms(),
+        };
         let mut ev = NewEvent::json(name(events::DATA_CHANGE), &body, Target::all());
         ev.audience = Some(affected_users.to_vec());
         Ok(self.publish(ev).await?.delivered)
@@ -188,22 +176,34 @@ impl Hub {
         to: &UserId,
         message: &str,
     ) -> Result<usize, HubError> {
-        let data = json!({ "from": from, "to": to, "message": message, "timestamp": unix_ms() });
-        self.send(events::MESSAGE, data, Target::User(to.clone()))
+        let data = ChatMessage {
+            from: from.to_string(),
+            to: to.to_string(),
+            message: message.to_string(),
+            timestamp: unix_ms(),
+        };
+        self.send(events::MESSAGE, &data, Target::User(to.clone()))
             .await
     }
 
     /// Presence: `user` did `activity` (came online, is typing...).
     pub async fn user_activity(&self, user: &UserId, activity: &str) -> Result<usize, HubError> {
-        let data = json!({ "userId": user, "activity": activity, "timestamp": unix_ms() });
-        self.send(events::USER_ACTIVITY, data, Target::all()).await
+        let data = UserActivity {
+            user_id: user.to_string(),
+            activity: activity.to_string(),
+            timestamp: unix_ms(),
+        };
+        self.send(events::USER_ACTIVITY, &data, Target::all()).await
     }
 
     /// Dashboard numbers for everyone.
     pub async fn metrics_update(&self, metrics: Value) -> Result<usize, HubError> {
         self.send(
             events::METRICS,
-            json!({ "metrics": metrics, "timestamp": unix_ms() }),
+            &Metrics {
+                metrics,
+                timestamp: unix_ms(),
+            },
             Target::all(),
         )
         .await
@@ -220,6 +220,11 @@ impl Hub {
     }
 }
 
-fn notification(message: &str, level: Level) -> Value {
-    json!({ "message": message, "level": level, "timestamp": unix_ms() })
+fn notification(message: &str, level: Level) -> Notification {
+    Notification {
+        message: message.to_string(),
+        level,
+        timestamp: unix_ms(),
+        from: None,
+    }
 }

@@ -6,10 +6,15 @@
 //! or redis): the server names an event with a constant from here and the
 //! browser listens with the same constant, so the two cannot drift.
 //!
-//! Today: every event type the hub emits ([`events`]). The payload types
-//! follow (see the issue "One protocol for server and browser").
+//! - [`events`]: every event type the hub emits;
+//! - the payload of each ([`Connected`], [`Notification`], [`Progress`]...),
+//!   with [`Level`] and [`ChangeAction`].
+//!
+//! The JSON of the HTTP API (stats, health, the demo requests) follows.
 
 #![warn(missing_docs)]
-#![no_std]
 
 pub mod events;
+mod payload;
+
+pub use payload::*;

@@ -229,7 +229,12 @@ pub async fn demo(
     let mut job_id = None;
     let delivered = match body.kind {
         DemoKind::Broadcast => {
-            let payload = json!({ "message": text("Hello, everyone"), "level": Level::Info, "from": who.user, "timestamp": unix_ms() });
+            let payload = sse_protocol::Notification {
+                message: text("Hello, everyone"),
+                level: Level::Info,
+                timestamp: unix_ms(),
+                from: Some(who.user.to_string()),
+            };
             hub.broadcast(
                 crate::EventName::new(sse_protocol::events::NOTIFICATION)?,
                 &payload,

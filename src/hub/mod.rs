@@ -520,23 +520,23 @@ impl Hub {
             (Some(Resume::Replay(_)), Some(Ok(id))) => *id,
             _ => head,
         };
-        let hello = serde_json::json!({
-            "connectionId": conn.id,
-            "userId": conn.user,
-            "lastEventId": connected_id.to_string(),
-            "retry": cfg.retry_ms,
-            "heartbeatMs": cfg.heartbeat_interval.as_millis() as u64,
-        });
+        let hello = sse_protocol::Connected {
+            connection_id: conn.id.to_string(),
+            user_id: conn.user.to_string(),
+            last_event_id: connected_id.to_string(),
+            retry: cfg.retry_ms,
+            heartbeat_ms: cfg.heartbeat_interval.as_millis() as u64,
+        };
         let connected = control_frame(Some(connected_id), events::CONNECTED, &hello);
         first.push_back(wire::with_retry(cfg.retry_ms, &connected));
         match resume {
             Some(Resume::Gap) => {
                 Counters::add(&self.inner.counters.resets_sent, 1);
-                let body = serde_json::json!({
-                    "reason": "history no longer covers the requested id; refetch state",
-                    "requested": requested,
-                    "lastEventId": head.to_string(),
-                });
+                let body = sse_protocol::Reset {
+                    reason: "history no longer covers the requested id; refetch state".into(),
+                    requested,
+                    last_event_id: head.to_string(),
+                };
                 first.push_back(control_frame(Some(head), events::RESET, &body));
             }
             Some(Resume::Replay(events)) => {
@@ -587,7 +587,10 @@ impl Hub {
     /// Sends a final control event to `conn` and ends its stream; if its
     /// queue is full it is cut at once.
     fn close_with(&self, conn: &Connection, event: &str, reason: &str) {
-        let frame = control_frame(None, event, &serde_json::json!({ "reason": reason }));
+        let closed = sse_protocol::Closed {
+            reason: reason.to_string(),
+        };
+        let frame = control_frame(None, event, &closed);
         if conn.offer(Frame::Close(frame)) != Queued::Yes {
             conn.queue.cut();
         }
@@ -854,11 +857,7 @@ impl Hub {
         let base = self.inner.config.retry_ms;
         for entry in self.inner.conns.iter() {
             let retry = base + rand::random_range(0..=base.max(1) * 3);
-            let frame = control_frame(
-                None,
-                events::SHUTDOWN,
-                &serde_json::json!({ "retry": retry }),
-            );
+            let frame = control_frame(None, events::SHUTDOWN, &sse_protocol::Shutdown { retry });
             if entry
                 .value()
                 .offer(Frame::Close(wire::with_retry(retry, &frame)))
@@ -872,7 +871,8 @@ impl Hub {
     }
 }
 
-fn control_frame(id: Option<EventId>, name: &str, data: &serde_json::Value) -> Bytes {
+fn control_frame(id: Option<EventId>, name: &str, data: &impl serde::Serialize) -> Bytes {
     let name = EventName::new(name).expect("control event names are valid");
-    wire::event_frame(id, Some(&name), &data.to_string())
+    let data = serde_json::to_string(data).expect("control payloads serialize");
+    wire::event_frame(id, Some(&name), &data)
 }

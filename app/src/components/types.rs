@@ -1,6 +1,5 @@
-//! What the dashboard keeps of the events it receives.
-
-use serde::Deserialize;
+//! What the dashboard keeps of the events it receives (the events' own
+//! payloads are `sse_protocol`'s types).
 
 /// A notification (also `system` messages and job results) shown in the
 /// list and as a toast.
@@ -40,49 +39,4 @@ pub struct LogEntry {
     pub event_type: String,
     /// The payload.
     pub data: String,
-}
-
-/// Payload of `notification` and `system` events.
-#[derive(Deserialize, Debug)]
-pub struct NotificationData {
-    /// The text.
-    #[serde(default)]
-    pub message: String,
-    /// The level.
-    #[serde(default)]
-    pub level: Option<String>,
-}
-
-/// Payload of `progress` events.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ProgressData {
-    /// Which operation.
-    pub operation_id: String,
-    /// 0–100.
-    pub percentage: u8,
-    /// Text.
-    #[serde(default)]
-    pub message: String,
-}
-
-/// Payload of `job.completed` events.
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct JobCompletedData {
-    /// Which job.
-    pub job_id: String,
-    /// `success` or otherwise.
-    pub result: String,
-}
-
-/// Payload of `data_change` events.
-#[derive(Deserialize, Debug)]
-pub struct DataChangeData {
-    /// The kind of entity.
-    pub entity: String,
-    /// Its id.
-    pub id: String,
-    /// created / updated / deleted.
-    pub action: String,
 }

@@ -3,8 +3,7 @@
 //! jobs, the raw event log and, for admins, live connection stats.
 
 use leptos::prelude::*;
-use serde_json::Value;
-use sse_protocol::events;
+use sse_protocol::{events, Connected, DataChange, JobCompleted, Notification, Progress};
 
 use crate::components::badge::ConnectionBadge;
 use crate::components::controls::{EventFilter, TopicControls};
@@ -14,9 +13,7 @@ use crate::components::notifications::{NotificationList, Toasts};
 use crate::components::send_panel::SendPanel;
 use crate::components::sign_in::{Session, SignIn};
 use crate::components::stats::StatsPanel;
-use crate::components::types::{
-    DataChangeData, Job, JobCompletedData, LogEntry, Notice, NotificationData, ProgressData,
-};
+use crate::components::types::{Job, LogEntry, Notice};
 use crate::hook::{use_sse_with_options, SseMessage, UseSseOptions};
 
 const LOG_SIZE: usize = 100;
@@ -84,7 +81,7 @@ impl Feed {
         );
     }
 
-    fn progress(&self, p: ProgressData) {
+    fn progress(&self, p: Progress) {
         self.jobs.update(
             |jobs| match jobs.iter_mut().find(|j| j.id == p.operation_id) {
                 Some(j) if !j.done => {
@@ -105,7 +102,7 @@ impl Feed {
         );
     }
 
-    fn completed(&self, c: &JobCompletedData) {
+    fn completed(&self, c: &JobCompleted) {
         self.jobs
             .update(|jobs| match jobs.iter_mut().find(|j| j.id == c.job_id) {
                 Some(j) => {
@@ -153,28 +150,24 @@ pub fn SseDemoPage() -> impl IntoView {
     );
     let feed = Feed::new();
     let _ = sse.add_event_listener("*", move |m| feed.log(m));
-    let _ = sse.on_json(events::CONNECTED, move |v: Value| {
-        feed.connection_id.set(
-            v.get("connectionId")
-                .and_then(|c| c.as_str())
-                .map(str::to_string),
-        );
+    let _ = sse.on_json(events::CONNECTED, move |c: Connected| {
+        feed.connection_id.set(Some(c.connection_id));
     });
     for kind in [events::NOTIFICATION, events::SYSTEM] {
         let _ = sse.add_event_listener(kind, move |m| {
-            if let Ok(d) = m.json::<NotificationData>() {
-                let level = d.level.unwrap_or_else(|| "info".into());
-                feed.notify(m, &level, d.message);
+            if let Ok(d) = m.json::<Notification>() {
+                feed.notify(m, d.level.as_str(), d.message);
             }
         });
     }
     let _ = sse.add_event_listener(events::DATA_CHANGE, move |m| {
-        if let Ok(d) = m.json::<DataChangeData>() {
-            feed.notify(m, "info", format!("{} {} was {}", d.entity, d.id, d.action));
+        if let Ok(d) = m.json::<DataChange>() {
+            let action = d.action.as_str();
+            feed.notify(m, "info", format!("{} {} was {action}", d.entity, d.id));
         }
     });
     let _ = sse.add_event_listener(events::JOB_COMPLETED, move |m| {
-        if let Ok(d) = m.json::<JobCompletedData>() {
+        if let Ok(d) = m.json::<JobCompleted>() {
             feed.completed(&d);
             let level = if d.result == "success" {
                 "success"
@@ -191,7 +184,7 @@ pub fn SseDemoPage() -> impl IntoView {
             "Missed events are no longer in the hub's history: state refetched".into(),
         );
     });
-    let _ = sse.on_json(events::PROGRESS, move |p: ProgressData| feed.progress(p));
+    let _ = sse.on_json(events::PROGRESS, move |p: Progress| feed.progress(p));
 
     // Sign in as a guest on load so the page is live at once.
     let connect = sse.connect.clone();
