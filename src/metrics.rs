@@ -105,13 +105,13 @@ pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
         "sse_hub_connections",
         "gauge",
         "Open SSE connections on this node.",
-        s.total_connections as u64,
+        s.total_connections,
     );
     metric(
         "sse_hub_users",
         "gauge",
         "Distinct users connected to this node.",
-        s.user_count as u64,
+        s.user_count,
     );
     metric(
         "sse_hub_events_published_total",
@@ -153,7 +153,7 @@ pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
         "sse_hub_history_events",
         "gauge",
         "Events held for Last-Event-ID replay.",
-        s.history_len as u64,
+        s.history_len,
     );
     metric(
         "sse_hub_replayed_events_total",

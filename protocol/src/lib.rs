@@ -10,11 +10,15 @@
 //! - the payload of each ([`Connected`], [`Notification`], [`Progress`]...),
 //!   with [`Level`] and [`ChangeAction`].
 //!
-//! The JSON of the HTTP API (stats, health, the demo requests) follows.
+//! - the JSON of `/api/sse/stats` ([`HubStats`]), `/api/health`
+//!   ([`Health`]) and the nodes' reports ([`NodeReport`]), with the
+//!   headline numbers they share ([`Summary`]).
 
 #![warn(missing_docs)]
 
 pub mod events;
 mod payload;
+mod stats;
 
 pub use payload::*;
+pub use stats::*;

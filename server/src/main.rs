@@ -73,14 +73,8 @@ fn spawn_demo_ticker(hub: Hub, every: Duration) {
             if hub.is_shutting_down() {
                 break;
             }
-            let s = hub.summary();
-            let data = serde_json::json!({
-                "connections": s.total_connections,
-                "users": s.user_count,
-                "eventsPerSecond": s.events_per_second,
-                "deliveriesPerSecond": s.deliveries_per_second,
-                "totalEventsSent": s.total_events_sent,
-            });
+            let summary = sse_hub::protocol::Summary::from(&hub.summary());
+            let data = serde_json::to_value(summary).unwrap_or_default();
             let _ = hub.metrics_update(data).await;
         }
     });

@@ -5,6 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
+use sse_protocol::{Health, Summary};
 
 use super::error::ApiError;
 use super::state::Api;
@@ -49,7 +50,7 @@ pub async fn disconnect(
 }
 
 /// `GET /api/health`: liveness plus the headline numbers.
-pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
+pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Health>) {
     let s = hub.summary();
     let status = if hub.is_shutting_down() {
         "shutting_down"
@@ -63,17 +64,12 @@ pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Value>) {
     };
     (
         code,
-        Json(json!({
-            "status": status,
-            "connections": s.total_connections,
-            "users": s.user_count,
-            "eventsPublished": s.total_events_published,
-            "eventsPerSecond": s.events_per_second,
-            "historyLen": s.history_len,
-            "uptimeSecs": s.uptime_secs,
-            "epoch": hub.epoch(),
-            "node": hub.node_id(),
-        })),
+        Json(Health {
+            status: status.to_string(),
+            epoch: hub.epoch(),
+            node: hub.node_id(),
+            summary: Summary::from(&s),
+        }),
     )
 }
 

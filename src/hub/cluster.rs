@@ -177,17 +177,15 @@ impl Hub {
                 let Some(inner) = weak.upgrade() else { break };
                 let hub = Hub { inner };
                 let Some(c) = &hub.inner.cluster else { break };
-                let s = hub.summary();
-                let report = serde_json::json!({
-                    "nodeId": c.node_id,
-                    "connections": s.total_connections,
-                    "users": s.user_count,
-                    "eventsPerSecond": s.events_per_second,
-                    "head": hub.head().to_string(),
-                });
+                let report = sse_protocol::NodeReport {
+                    node_id: c.node_id.clone(),
+                    head: hub.head().to_string(),
+                    summary: sse_protocol::Summary::from(&hub.summary()),
+                };
+                let report = serde_json::to_string(&report).unwrap_or_default();
                 if let Err(e) = c
                     .broker
-                    .report_node(&c.node_id, &report.to_string(), Duration::from_secs(6))
+                    .report_node(&c.node_id, &report, Duration::from_secs(6))
                     .await
                 {
                     tracing::debug!(error = %e, "node report failed");

@@ -712,7 +712,7 @@ impl Hub {
             .iter()
             .map(|e| TopicStats {
                 topic: e.key().to_string(),
-                subscribers: e.value().len(),
+                subscribers: e.value().len() as u64,
             })
             .collect();
         topics.sort_by(|a, b| a.topic.cmp(&b.topic));
@@ -726,7 +726,7 @@ impl Hub {
             .into_iter()
             .map(|(user_id, (connections, f, t))| UserStats {
                 user_id,
-                connections,
+                connections: connections as u64,
                 filters: f.into_iter().collect(),
                 topics: t.into_iter().collect(),
             })
@@ -743,8 +743,8 @@ impl Hub {
         let c = &self.inner.counters;
         let last = Counters::get(&c.last_event_ms);
         HubStats {
-            total_connections: self.inner.conns.len(),
-            user_count: self.inner.by_user.len(),
+            total_connections: self.inner.conns.len() as u64,
+            user_count: self.inner.by_user.len() as u64,
             users: Vec::new(),
             topics: Vec::new(),
             total_events_published: Counters::get(&c.events_published),
@@ -757,7 +757,7 @@ impl Hub {
             slow_disconnects: Counters::get(&c.slow_disconnects),
             connections_opened: Counters::get(&c.connections_opened),
             connections_rejected: Counters::get(&c.connections_rejected),
-            history_len: self.inner.order.lock().history.len(),
+            history_len: self.inner.order.lock().history.len() as u64,
             replayed_events: Counters::get(&c.replayed_events),
             resets_sent: Counters::get(&c.resets_sent),
             uptime_secs: self.inner.started.elapsed().as_secs(),

@@ -3,61 +3,23 @@
 //! `GET /api/sse/stats`.
 
 use leptos::prelude::*;
-use serde::Deserialize;
+use sse_protocol::HubStats;
 
 use crate::client;
-
-/// The parts of `/api/sse/stats` the panel shows.
-#[derive(Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct Stats {
-    /// Open connections.
-    pub total_connections: u64,
-    /// Connected users.
-    pub user_count: u64,
-    /// Per user.
-    pub users: Vec<UserRow>,
-    /// Event frames sent.
-    pub total_events_sent: u64,
-    /// Events published during the last second.
-    pub events_per_second: u64,
-    /// Frames queued during the last second.
-    pub deliveries_per_second: u64,
-    /// Frames dropped.
-    pub dropped_events: u64,
-    /// Slow consumers cut.
-    pub slow_disconnects: u64,
-    /// Mean connection age.
-    pub average_connection_duration_ms: u64,
-}
-
-/// One row of the per-user table.
-#[derive(Deserialize, Clone, Debug, PartialEq, Default)]
-#[serde(rename_all = "camelCase", default)]
-pub struct UserRow {
-    /// The user.
-    pub user_id: String,
-    /// Their connections.
-    pub connections: u64,
-    /// Their topics.
-    pub topics: Vec<String>,
-    /// Their filters.
-    pub filters: Vec<String>,
-}
 
 const SAMPLES: usize = 60;
 
 /// The admin stats panel.
 #[component]
 pub fn StatsPanel(#[prop(into)] token: Signal<Option<String>>) -> impl IntoView {
-    let stats = RwSignal::new(None::<Stats>);
+    let stats = RwSignal::new(None::<HubStats>);
     let history = RwSignal::new(Vec::<u64>::new());
     let error = RwSignal::new(None::<String>);
     Effect::new(move |_| {
         let poll = move || {
             let token = token.get_untracked();
             leptos::task::spawn_local(async move {
-                match client::get_json::<Stats>("/api/sse/stats", token.as_deref()).await {
+                match client::get_json::<HubStats>("/api/sse/stats", token.as_deref()).await {
                     Ok(s) => {
                         history.update(|h| {
                             h.push(s.deliveries_per_second);
@@ -77,7 +39,7 @@ pub fn StatsPanel(#[prop(into)] token: Signal<Option<String>>) -> impl IntoView 
             on_cleanup(move || h.clear());
         }
     });
-    let stat = move |f: fn(&Stats) -> u64| move || stats.get().map(|s| f(&s)).unwrap_or(0);
+    let stat = move |f: fn(&HubStats) -> u64| move || stats.get().map(|s| f(&s)).unwrap_or(0);
     view! {
         <section class="card stats" aria-label="Connection stats" data-testid="stats-panel">
             <h2>"Connection stats"</h2>
