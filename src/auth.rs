@@ -15,34 +15,7 @@ use thiserror::Error;
 
 use crate::event::{unix_ms, UserId};
 
-/// What a caller may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Everything: stats, publishing, sending to anyone, disconnecting.
-    Admin,
-    /// May publish through `/api/sse/publish`.
-    Publisher,
-    /// May subscribe and manage their own connections.
-    #[default]
-    User,
-}
-
-impl Role {
-    /// Whether this role may publish arbitrary events.
-    pub fn can_publish(self) -> bool {
-        matches!(self, Role::Admin | Role::Publisher)
-    }
-
-    /// The role's name as it appears in tokens.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Publisher => "publisher",
-            Role::User => "user",
-        }
-    }
-}
+pub use sse_protocol::Role;
 
 /// The claims the hub reads from a token.
 #[derive(Debug, Serialize, Deserialize)]

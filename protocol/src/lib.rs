@@ -12,13 +12,17 @@
 //!
 //! - the JSON of `/api/sse/stats` ([`HubStats`]), `/api/health`
 //!   ([`Health`]) and the nodes' reports ([`NodeReport`]), with the
-//!   headline numbers they share ([`Summary`]).
+//!   headline numbers they share ([`Summary`]);
+//! - [`Role`], and the demo endpoints' requests and answers
+//!   ([`DemoRequest`], [`DemoTokenRequest`], [`DemoToken`], [`DemoSent`]).
 
 #![warn(missing_docs)]
 
+mod access;
 pub mod events;
 mod payload;
 mod stats;
 
+pub use access::*;
 pub use payload::*;
 pub use stats::*;

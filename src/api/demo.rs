@@ -14,14 +14,14 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::routing::post;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::{json, Value};
+use sse_protocol::{DemoKind, DemoRequest, DemoSent, DemoToken, DemoTokenRequest};
 
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::rate::{Rate, RateLimiter};
 use super::state::Api;
-use crate::auth::{Principal, Role};
+use crate::auth::Principal;
 use crate::event::{unix_ms, UserId};
 use crate::helpers::{ChangeAction, Level};
 use crate::hub::Hub;
@@ -106,22 +106,11 @@ fn limited(wait: Duration) -> ApiError {
     }
 }
 
-/// Body of `POST /api/auth/demo-token`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DemoTokenBody {
-    /// Who to be.
-    pub user_id: UserId,
-    /// With which role (default `user`).
-    #[serde(default)]
-    pub role: Role,
-}
-
 /// `POST /api/auth/demo-token`.
 pub async fn demo_token(
     State(state): State<DemoState>,
-    ApiJson(body): ApiJson<DemoTokenBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<DemoTokenRequest>,
+) -> Result<Json<DemoToken>, ApiError> {
     state.tokens.check("").map_err(limited)?;
     let auth = state.hub.auth();
     if !auth.demo_tokens() {
@@ -129,75 +118,35 @@ pub async fn demo_token(
             "demo tokens are disabled on this hub".into(),
         ));
     }
-    if body.user_id.as_str().len() > 64
-        || !body
-            .user_id
-            .as_str()
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-    {
+    let user = UserId::new(&body.user_id).ok().filter(|u| {
+        u.as_str().len() <= 64
+            && u.as_str()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+    });
+    let Some(user) = user else {
         return Err(ApiError::BadRequest(
             "userId: up to 64 of A-Z a-z 0-9 - _ . @".into(),
         ));
-    }
+    };
     let ttl = auth.demo_token_ttl();
     let token = auth
-        .issue(&body.user_id, body.role, ttl)
+        .issue(&user, body.role, ttl)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(Json(json!({
-        "token": token,
-        "userId": body.user_id,
-        "role": body.role,
-        "expiresAt": unix_ms() / 1000 + ttl.as_secs(),
-    })))
-}
-
-/// What the dashboard's send panel can trigger.
-#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum DemoKind {
-    /// A notification to everyone (admins).
-    Broadcast,
-    /// A notification to one user.
-    User,
-    /// A system message to everyone (admins).
-    System,
-    /// A `data_change` for the user.
-    Update,
-    /// One progress step.
-    Progress,
-    /// A success notification.
-    Success,
-    /// An error notification.
-    Error,
-    /// A simulated job: progress 0→100, then `job.completed`.
-    Job,
-}
-
-/// Body of `POST /api/sse/demo`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DemoBody {
-    /// What to send.
-    #[serde(rename = "type")]
-    pub kind: DemoKind,
-    /// Recipient (admins only may name someone else).
-    #[serde(default)]
-    pub user_id: Option<UserId>,
-    /// Text to show.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// Extra payload (`update`, `progress`).
-    #[serde(default)]
-    pub data: Option<Value>,
+    Ok(Json(DemoToken {
+        token,
+        user_id: user.to_string(),
+        role: body.role,
+        expires_at: unix_ms() / 1000 + ttl.as_secs(),
+    }))
 }
 
 /// `POST /api/sse/demo`.
 pub async fn demo(
     State(state): State<DemoState>,
     who: Principal,
-    ApiJson(body): ApiJson<DemoBody>,
-) -> Result<Json<Value>, ApiError> {
+    ApiJson(body): ApiJson<DemoRequest>,
+) -> Result<Json<DemoSent>, ApiError> {
     state.sends.check(who.user.as_str()).map_err(limited)?;
     let hub = state.hub;
     let message = body.message.unwrap_or_default();
@@ -206,14 +155,16 @@ pub async fn demo(
             "message: at most {MAX_MESSAGE} bytes"
         )));
     }
-    let target = body.user_id.unwrap_or_else(|| who.user.clone());
+    let target = match &body.user_id {
+        Some(u) => UserId::new(u)?,
+        None => who.user.clone(),
+    };
     if target != who.user && !who.is_admin() {
         return Err(ApiError::Forbidden(
             "only admins may send to other users".into(),
         ));
     }
-    let everyone = matches!(body.kind, DemoKind::Broadcast | DemoKind::System);
-    if everyone && !who.is_admin() {
+    if body.kind.is_for_everyone() && !who.is_admin() {
         return Err(ApiError::Forbidden(
             "only admins may send to everyone".into(),
         ));
@@ -287,7 +238,10 @@ pub async fn demo(
             0
         }
     };
-    Ok(Json(json!({ "delivered": delivered, "jobId": job_id })))
+    Ok(Json(DemoSent {
+        delivered: delivered as u64,
+        job_id,
+    }))
 }
 
 /// The simulated job: eleven progress steps, then `job.completed`.

@@ -1,21 +1,24 @@
 //! The send panel: triggers every demo event type through `POST /api/sse/demo`.
 
 use leptos::prelude::*;
+use sse_protocol::{DemoKind, DemoRequest, DemoSent};
 
 use super::text_field::TextField;
 use crate::client;
 
-/// Demo types and their button labels.
-pub const DEMO_TYPES: &[(&str, &str)] = &[
-    ("broadcast", "Broadcast"),
-    ("user", "To a user"),
-    ("system", "System"),
-    ("update", "Data update"),
-    ("progress", "Progress"),
-    ("success", "Success"),
-    ("error", "Error"),
-    ("job", "Start a job"),
-];
+/// The button label of each demo kind.
+fn label(kind: DemoKind) -> &'static str {
+    match kind {
+        DemoKind::Broadcast => "Broadcast",
+        DemoKind::User => "To a user",
+        DemoKind::System => "System",
+        DemoKind::Update => "Data update",
+        DemoKind::Progress => "Progress",
+        DemoKind::Success => "Success",
+        DemoKind::Error => "Error",
+        DemoKind::Job => "Start a job",
+    }
+}
 
 /// One button per demo type, a recipient and a message.
 #[component]
@@ -23,35 +26,32 @@ pub fn SendPanel(#[prop(into)] token: Signal<Option<String>>) -> impl IntoView {
     let to = RwSignal::new(String::new());
     let message = RwSignal::new(String::new());
     let result = RwSignal::new(None::<Result<String, String>>);
-    let send = move |kind: &'static str| {
+    let send = move |kind: DemoKind| {
         let token = token.get_untracked();
-        let mut body = serde_json::json!({ "type": kind });
         let to = to.get_untracked().trim().to_string();
-        if !to.is_empty() {
-            body["userId"] = to.into();
-        }
         let msg = message.get_untracked();
-        if !msg.is_empty() {
-            body["message"] = msg.into();
-        }
+        let body = DemoRequest {
+            kind,
+            user_id: (!to.is_empty()).then_some(to),
+            message: (!msg.is_empty()).then_some(msg),
+            data: None,
+        };
         leptos::task::spawn_local(async move {
             let r =
-                client::post_json::<_, serde_json::Value>("/api/sse/demo", token.as_deref(), &body)
-                    .await;
-            result.set(Some(r.map(
-                |v| match v.get("jobId").and_then(|j| j.as_str()) {
-                    Some(job) => format!("{kind}: started {job}"),
-                    None => format!("{kind}: delivered to {} connection(s)", v["delivered"]),
-                },
-            )));
+                client::post_json::<_, DemoSent>("/api/sse/demo", token.as_deref(), &body).await;
+            let kind = kind.as_str();
+            result.set(Some(r.map(|sent| match sent.job_id {
+                Some(job) => format!("{kind}: started {job}"),
+                None => format!("{kind}: delivered to {} connection(s)", sent.delivered),
+            })));
         });
     };
-    let buttons = DEMO_TYPES
-        .iter()
-        .map(|(kind, label)| {
+    let buttons = DemoKind::ALL
+        .into_iter()
+        .map(|kind| {
             view! {
-                <button type="button" data-testid=format!("send-{kind}") on:click=move |_| send(kind)>
-                    {*label}
+                <button type="button" data-testid=format!("send-{}", kind.as_str()) on:click=move |_| send(kind)>
+                    {label(kind)}
                 </button>
             }
         })

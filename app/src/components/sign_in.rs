@@ -1,18 +1,10 @@
 //! Sign in as a demo user: asks the hub for a demo token.
 
 use leptos::prelude::*;
-use serde::Deserialize;
+use sse_protocol::{DemoToken, DemoTokenRequest, Role};
 
 use super::text_field::TextField;
 use crate::client;
-
-#[derive(Deserialize, Clone)]
-#[serde(rename_all = "camelCase")]
-struct TokenResponse {
-    token: String,
-    user_id: String,
-    role: String,
-}
 
 /// The signed-in identity, shared by the dashboard's panels.
 #[derive(Clone, Copy)]
@@ -43,11 +35,15 @@ impl Session {
     /// Gets a demo token for `user` with `role`; on success the session
     /// holds it.
     pub async fn sign_in(self, user: String, role: String) -> Result<(), String> {
-        let body = serde_json::json!({ "userId": user, "role": role });
-        let t: TokenResponse = client::post_json("/api/auth/demo-token", None, &body).await?;
+        let role = Role::parse(&role).ok_or_else(|| format!("unknown role {role:?}"))?;
+        let body = DemoTokenRequest {
+            user_id: user,
+            role,
+        };
+        let t: DemoToken = client::post_json("/api/auth/demo-token", None, &body).await?;
         self.token.set(Some(t.token));
         self.user.set(Some(t.user_id));
-        self.role.set(t.role);
+        self.role.set(t.role.as_str().to_string());
         Ok(())
     }
 }

@@ -1,0 +1,167 @@
+//! Who may do what, and the demo endpoints' requests and answers (the
+//! dashboard sends the very types the hub reads).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// What a caller may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Everything: stats, publishing, sending to anyone, disconnecting.
+    Admin,
+    /// May publish through `/api/sse/publish`.
+    Publisher,
+    /// May subscribe and manage their own connections.
+    #[default]
+    User,
+}
+
+impl Role {
+    /// Whether this role may publish arbitrary events.
+    pub fn can_publish(self) -> bool {
+        matches!(self, Role::Admin | Role::Publisher)
+    }
+
+    /// The role named `s` (`admin`, `publisher`, `user`).
+    pub fn parse(s: &str) -> Option<Role> {
+        [Role::Admin, Role::Publisher, Role::User]
+            .into_iter()
+            .find(|r| r.as_str() == s)
+    }
+
+    /// The role's name as it appears in tokens.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Publisher => "publisher",
+            Role::User => "user",
+        }
+    }
+}
+
+/// Body of `POST /api/auth/demo-token` (demo mode only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DemoTokenRequest {
+    /// Who to be.
+    pub user_id: String,
+    /// With which role (default `user`).
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// Answer of `POST /api/auth/demo-token`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoToken {
+    /// The JWT.
+    pub token: String,
+    /// Who it names.
+    pub user_id: String,
+    /// With which role.
+    pub role: Role,
+    /// Unix seconds when it expires.
+    pub expires_at: u64,
+}
+
+/// What the dashboard's send panel can trigger.
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoKind {
+    /// A notification to everyone (admins).
+    Broadcast,
+    /// A notification to one user.
+    User,
+    /// A system message to everyone (admins).
+    System,
+    /// A `data_change` for the user.
+    Update,
+    /// One progress step.
+    Progress,
+    /// A success notification.
+    Success,
+    /// An error notification.
+    Error,
+    /// A simulated job: progress 0→100, then `job.completed`.
+    Job,
+}
+
+impl DemoKind {
+    /// Every kind, in the order the send panel shows them.
+    pub const ALL: [DemoKind; 8] = [
+        DemoKind::Broadcast,
+        DemoKind::User,
+        DemoKind::System,
+        DemoKind::Update,
+        DemoKind::Progress,
+        DemoKind::Success,
+        DemoKind::Error,
+        DemoKind::Job,
+    ];
+
+    /// The kind's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DemoKind::Broadcast => "broadcast",
+            DemoKind::User => "user",
+            DemoKind::System => "system",
+            DemoKind::Update => "update",
+            DemoKind::Progress => "progress",
+            DemoKind::Success => "success",
+            DemoKind::Error => "error",
+            DemoKind::Job => "job",
+        }
+    }
+
+    /// Whether only admins may send it (it reaches everyone).
+    pub fn is_for_everyone(self) -> bool {
+        matches!(self, DemoKind::Broadcast | DemoKind::System)
+    }
+}
+
+/// Body of `POST /api/sse/demo` (demo mode only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DemoRequest {
+    /// What to send.
+    #[serde(rename = "type")]
+    pub kind: DemoKind,
+    /// Recipient (admins only may name someone else).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Text to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Extra payload (`update`, `progress`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// Answer of `POST /api/sse/demo`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoSent {
+    /// Connections the event reached on this node (0 for a job, whose
+    /// events follow).
+    pub delivered: u64,
+    /// The job's id, for `job`.
+    pub job_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_and_kinds_read_their_own_names() {
+        for r in [Role::Admin, Role::Publisher, Role::User] {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert_eq!(Role::parse("root"), None);
+        for k in DemoKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+    }
+}
