@@ -1,5 +1,5 @@
-//! Who may do what, and the demo endpoints' requests and answers (the
-//! dashboard sends the very types the hub reads).
+//! Who may do what, and the requests the dashboard sends (the very types
+//! the hub reads): topics, and the demo endpoints'.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -38,6 +38,18 @@ impl Role {
             Role::User => "user",
         }
     }
+}
+
+/// Body of `POST /api/sse/subscribe` and `/unsubscribe`: topics to add to
+/// or remove from the caller's connections.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TopicsRequest {
+    /// Topics to add or remove.
+    pub topics: Vec<String>,
+    /// Only this connection (it must be the caller's); all of them if none.
+    #[serde(default)]
+    pub connection_id: Option<String>,
 }
 
 /// Body of `POST /api/auth/demo-token` (demo mode only).

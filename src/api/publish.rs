@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sse_protocol::TopicsRequest;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -43,47 +44,35 @@ pub async fn publish(
     Ok(Json(hub.publish(ev).await?))
 }
 
-/// Body of subscribe / unsubscribe.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TopicsBody {
-    /// Topics to add or remove.
-    pub topics: Vec<Topic>,
-    /// Only this connection (it must be the caller's).
-    #[serde(default)]
-    pub connection_id: Option<ConnectionId>,
-}
-
 async fn change(
     hub: Hub,
     who: Principal,
-    body: TopicsBody,
+    body: TopicsRequest,
     subscribe: bool,
 ) -> Result<Json<Value>, ApiError> {
-    if body.topics.is_empty() {
+    let topics = body
+        .topics
+        .iter()
+        .map(Topic::new)
+        .collect::<Result<Vec<_>, _>>()?;
+    let connection_id = body.connection_id.map(ConnectionId::new).transpose()?;
+    if topics.is_empty() {
         return Err(ApiError::BadRequest(
             "`topics` must name at least one topic".into(),
         ));
     }
-    if body.topics.len() > hub.config().max_topics_per_connection {
+    if topics.len() > hub.config().max_topics_per_connection {
         return Err(crate::HubError::TooManyTopics(hub.config().max_topics_per_connection).into());
     }
-    let changed = hub.set_topics(
-        &who.user,
-        body.connection_id.as_ref(),
-        &body.topics,
-        subscribe,
-    )?;
-    Ok(Json(
-        json!({ "connections": changed, "topics": body.topics }),
-    ))
+    let changed = hub.set_topics(&who.user, connection_id.as_ref(), &topics, subscribe)?;
+    Ok(Json(json!({ "connections": changed, "topics": topics })))
 }
 
 /// `POST /api/sse/subscribe`.
 pub async fn subscribe(
     State(hub): State<Hub>,
     who: Principal,
-    ApiJson(body): ApiJson<TopicsBody>,
+    ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     change(hub, who, body, true).await
 }
@@ -92,7 +81,7 @@ pub async fn subscribe(
 pub async fn unsubscribe(
     State(hub): State<Hub>,
     who: Principal,
-    ApiJson(body): ApiJson<TopicsBody>,
+    ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     change(hub, who, body, false).await
 }

@@ -2,7 +2,7 @@
 //! and topics subscribed at runtime.
 
 use leptos::prelude::*;
-use sse_protocol::events;
+use sse_protocol::{events, TopicsRequest};
 
 use super::text_field::TextField;
 use crate::client;
@@ -87,7 +87,10 @@ pub fn TopicControls(
             return;
         }
         let token = token.get_untracked();
-        let body = serde_json::json!({ "topics": [topic.clone()], "connectionId": connection_id.get_untracked() });
+        let body = TopicsRequest {
+            topics: vec![topic.clone()],
+            connection_id: connection_id.get_untracked(),
+        };
         let path = if subscribe {
             "/api/sse/subscribe"
         } else {
