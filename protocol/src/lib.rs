@@ -8,13 +8,13 @@
 //!
 //! - [`events`]: every event type the hub emits;
 //! - the payload of each ([`Connected`], [`Notification`], [`Progress`]...),
-//!   with [`Level`] and [`ChangeAction`].
-//!
+//!   with [`Level`] and [`ChangeAction`];
 //! - the JSON of `/api/sse/stats` ([`HubStats`]), `/api/health`
 //!   ([`Health`]) and the nodes' reports ([`NodeReport`]), with the
 //!   headline numbers they share ([`Summary`]);
-//! - [`Role`], and the demo endpoints' requests and answers
-//!   ([`DemoRequest`], [`DemoTokenRequest`], [`DemoToken`], [`DemoSent`]).
+//! - [`Role`], and the requests the dashboard sends: [`TopicsRequest`],
+//!   and the demo endpoints' ([`DemoRequest`], [`DemoTokenRequest`],
+//!   [`DemoToken`], [`DemoSent`]).
 
 #![warn(missing_docs)]
 
