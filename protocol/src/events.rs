@@ -61,23 +61,22 @@ pub const HELPERS: &[&str] = &[
 
 /// Every event type the hub emits by itself ([`CONTROL`] and [`HELPERS`]):
 /// what a client listens to unless told otherwise.
-pub const ALL: &[&str] = &[
-    CONNECTED,
-    RESET,
-    SHUTDOWN,
-    AUTH_EXPIRED,
-    CONNECTION_CLOSED,
-    CONNECTION_REPLACED,
-    CONNECTION_IDLE,
-    NOTIFICATION,
-    SYSTEM,
-    PROGRESS,
-    JOB_COMPLETED,
-    DATA_CHANGE,
-    MESSAGE,
-    USER_ACTIVITY,
-    METRICS,
-];
+pub const ALL: &[&str] = &concat::<{ CONTROL.len() + HELPERS.len() }>(CONTROL, HELPERS);
+
+/// `a` then `b`, as an array of `N` (their lengths added).
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - a.len()];
+        i += 1;
+    }
+    out
+}
 
 #[cfg(test)]
 mod tests {
