@@ -1,6 +1,8 @@
 //! Errors of the hub's Rust API. The HTTP layer maps each to a status code
 //! and a JSON body in [`crate::api::ApiError`].
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 /// What can go wrong when using the hub from Rust.
@@ -42,7 +44,77 @@ pub enum HubError {
     ShuttingDown,
     /// The broker behind the hub is unavailable.
     #[error("broker unavailable: {0}")]
-    BrokerUnavailable(String),
+    BrokerUnavailable(#[source] BrokerError),
+}
+
+/// What failed when the broker was used: [`BrokerError`]'s message says
+/// what the hub was doing, and the error that stopped it (a Redis or I/O
+/// error) is its [`std::error::Error::source`]. Print the whole chain
+/// with [`report`].
+#[derive(Debug, Clone)]
+pub struct BrokerError {
+    doing: String,
+    /// Shared so that the error stays `Clone` like every [`HubError`].
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl BrokerError {
+    /// A failure with no underlying error.
+    pub fn new(doing: impl Into<String>) -> Self {
+        Self {
+            doing: doing.into(),
+            cause: None,
+        }
+    }
+
+    /// `cause` stopped the hub while `doing` something.
+    pub fn caused(
+        doing: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            doing: doing.into(),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+}
+
+impl std::fmt::Display for BrokerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.doing)
+    }
+}
+
+impl std::error::Error for BrokerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two broker errors are equal when they say the same (causes compared by
+/// their messages), so [`HubError`] stays `Eq`.
+impl PartialEq for BrokerError {
+    fn eq(&self, other: &Self) -> bool {
+        self.doing == other.doing
+            && self.cause.as_ref().map(ToString::to_string)
+                == other.cause.as_ref().map(ToString::to_string)
+    }
+}
+
+impl Eq for BrokerError {}
+
+/// `e` and every error behind it, joined with `: ` (for logs).
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        next = cause.source();
+    }
+    out
 }
 
 impl HubError {

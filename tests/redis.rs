@@ -268,7 +268,8 @@ async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
         BrokerConfig::Redis(RedisOptions::new(redis.url())),
     )
     .await;
-    let err = untrusted.expect_err("an unknown CA is refused").to_string();
+    let err = untrusted.expect_err("an unknown CA is refused");
+    let err = sse_hub::error::report(&err);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     let mut options = RedisOptions::new(redis.url());
     options.tls_ca_cert = Some(redis.ca_cert());
@@ -286,4 +287,38 @@ async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
         ("hello", "\"over tls\"")
     );
     assert_eq!(e.id, res["id"].as_str().unwrap());
+}
+
+/// A broker failure keeps the error behind it: what the hub was doing is
+/// the message, the Redis error is its `source()`, and `report` prints both.
+#[tokio::test]
+async fn a_broker_failure_keeps_its_cause() {
+    // Nothing listens on a port just freed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Hub::with_broker(
+        HubConfig::default(),
+        test_auth(),
+        BrokerConfig::Redis(RedisOptions::new(format!("redis://127.0.0.1:{port}/0"))),
+    )
+    .await
+    .expect_err("no Redis there");
+    assert!(
+        matches!(err, sse_hub::HubError::BrokerUnavailable(_)),
+        "{err:?}"
+    );
+    let broker = std::error::Error::source(&err).expect("the broker error");
+    let cause = broker.source().expect("the error behind it");
+    assert!(
+        cause.downcast_ref::<redis::RedisError>().is_some(),
+        "{cause:?}"
+    );
+    let report = sse_hub::error::report(&err);
+    assert!(
+        report.starts_with("broker unavailable: connecting to Redis: "),
+        "{report}"
+    );
 }

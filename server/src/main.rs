@@ -107,7 +107,7 @@ async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
                 if attempt < cfg.broker_connect_attempts =>
             {
                 attempt += 1;
-                tracing::warn!(error = %e, attempt, "broker not reachable yet; retrying");
+                tracing::warn!(error = %sse_hub::error::report(&e), attempt, "broker not reachable yet; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             Err(e) => return Err(e).with_context(|| format!("starting the {} broker", cfg.broker)),

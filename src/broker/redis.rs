@@ -18,7 +18,7 @@ use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, Value};
 use tokio::sync::Mutex;
 
-use crate::error::HubError;
+use crate::error::{BrokerError, HubError};
 use crate::event::{EventId, EventName, NewEvent, Target, UserId};
 
 /// Settings of the Redis broker.
@@ -172,13 +172,19 @@ impl std::fmt::Debug for RedisBroker {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> HubError {
-    HubError::BrokerUnavailable(e.to_string())
+/// `e` stopped the hub while `doing` something with Redis.
+fn failed(doing: &str, e: impl std::error::Error + Send + Sync + 'static) -> HubError {
+    HubError::BrokerUnavailable(BrokerError::caused(doing, e))
+}
+
+/// Redis answered something the hub cannot read.
+fn unreadable(what: String) -> HubError {
+    HubError::BrokerUnavailable(BrokerError::new(what))
 }
 
 fn parse_id(s: &str) -> Result<EventId, HubError> {
     s.parse()
-        .map_err(|_| unavailable(format!("unexpected stream id {s:?}")))
+        .map_err(|_| unreadable(format!("unexpected stream id {s:?}")))
 }
 
 impl RedisBroker {
@@ -206,7 +212,7 @@ impl RedisBroker {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| failed("connecting to Redis", e))?;
         *slot = Some(c.clone());
         Ok(c)
     }
@@ -228,7 +234,7 @@ impl RedisBroker {
                 if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() {
                     *self.conn.lock().await = None;
                 }
-                Err(unavailable(e))
+                Err(failed("running a Redis command", e))
             }
         }
     }
@@ -241,7 +247,8 @@ impl RedisBroker {
         max_len: usize,
         key_ttl: Duration,
     ) -> Result<(EventId, bool), HubError> {
-        let target = serde_json::to_string(&ev.target).map_err(unavailable)?;
+        let target =
+            serde_json::to_string(&ev.target).map_err(|e| failed("encoding a target", e))?;
         let audience = ev
             .audience
             .as_ref()
@@ -403,7 +410,7 @@ impl Reader {
                 self.client
                     .get_multiplexed_async_connection_with_config(&config)
                     .await
-                    .map_err(unavailable)?,
+                    .map_err(|e| failed("connecting to Redis", e))?,
             );
         }
         let c = self.conn.as_mut().expect("just set");
@@ -421,7 +428,7 @@ impl Reader {
             Ok(r) => r,
             Err(e) => {
                 self.conn = None;
-                return Err(unavailable(e));
+                return Err(failed("reading the event stream", e));
             }
         };
         let mut out = Vec::new();
@@ -451,7 +458,7 @@ fn field(map: &HashMap<String, Value>, k: &str) -> String {
 
 fn decode(entry: &StreamId) -> Result<StoredEvent, HubError> {
     let id = parse_id(&entry.id)?;
-    let bad = |what: &str| unavailable(format!("stream entry {} has a bad {what}", entry.id));
+    let bad = |what: &str| unreadable(format!("stream entry {} has a bad {what}", entry.id));
     let name = EventName::new(field(&entry.map, "n")).map_err(|_| bad("name"))?;
     let target: Target =
         serde_json::from_str(&field(&entry.map, "t")).map_err(|_| bad("target"))?;

@@ -150,7 +150,7 @@ impl Hub {
                     }
                     Err(e) => {
                         Counters::add(&hub.inner.counters.broker_errors, 1);
-                        tracing::warn!(error = %e, retry_in = ?backoff, at = %reader.position(), "redis reader failed; retrying");
+                        tracing::warn!(error = %crate::error::report(&e), retry_in = ?backoff, at = %reader.position(), "redis reader failed; retrying");
                         drop(hub);
                         tokio::select! {
                             _ = stop.cancelled() => break,
@@ -188,7 +188,7 @@ impl Hub {
                     .report_node(&c.node_id, &report, Duration::from_secs(6))
                     .await
                 {
-                    tracing::debug!(error = %e, "node report failed");
+                    tracing::debug!(error = %crate::error::report(&e), "node report failed");
                 }
                 n += 1;
                 if n.is_multiple_of(30) {

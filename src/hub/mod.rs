@@ -258,9 +258,9 @@ impl Hub {
     /// Memory broker only: with Redis it refuses, use [`Hub::publish`].
     pub fn publish_now(&self, new: NewEvent) -> Result<Published, HubError> {
         if self.inner.cluster.is_some() {
-            return Err(HubError::BrokerUnavailable(
-                "publish_now works with the memory broker only".into(),
-            ));
+            return Err(HubError::BrokerUnavailable(crate::error::BrokerError::new(
+                "publish_now works with the memory broker only",
+            )));
         }
         self.check(&new)?;
         let now = unix_ms();
