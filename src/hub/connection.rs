@@ -149,13 +149,12 @@ impl Connection {
 
     /// Queues a frame without waiting; a full queue cuts the connection.
     pub(crate) fn offer(&self, frame: Frame) -> Queued {
-        let frame_is_event = frame.is_event();
         match self.queue.offer(frame) {
             Ok(()) => Queued::Yes,
-            Err(Refused::Full) => {
+            Err(Refused::Full { event }) => {
                 let queued = self.queue.cut();
                 Queued::Overflow {
-                    dropped: queued + usize::from(frame_is_event),
+                    dropped: queued + usize::from(event),
                 }
             }
             Err(Refused::Closed) => Queued::Gone,

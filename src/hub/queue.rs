@@ -38,8 +38,8 @@ const KEEP_CAPACITY: usize = 8;
 /// Why an offer was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {
-    /// The queue is at capacity.
-    Full,
+    /// The queue is at capacity; `event`: the refused frame was an event.
+    Full { event: bool },
     /// The stream is gone or cut.
     Closed,
 }
@@ -82,7 +82,9 @@ impl Queue {
                 return Err(Refused::Closed);
             }
             if s.frames.len() >= self.capacity {
-                return Err(Refused::Full);
+                return Err(Refused::Full {
+                    event: frame.is_event(),
+                });
             }
             s.frames.push_back(frame);
             s.reader.take()
@@ -193,7 +195,7 @@ mod tests {
         );
         q.offer(data("b")).unwrap();
         q.offer(data("c")).unwrap();
-        assert_eq!(q.offer(data("d")), Err(Refused::Full));
+        assert_eq!(q.offer(data("d")), Err(Refused::Full { event: true }));
         assert_eq!(next(&q, &mut cx).as_deref(), Some("a"));
         assert_eq!(next(&q, &mut cx).as_deref(), Some("b"));
         assert_eq!(next(&q, &mut cx).as_deref(), Some("c"));
