@@ -1,8 +1,9 @@
 //! The demo endpoints behind `/sse-demo`: minting tokens for demo users and
 //! triggering each kind of event.
 //!
-//! They are a router of their own, [`router`], which the binary mounts only
-//! in demo mode (`--demo true`); [`crate::router`] never contains them, so
+//! They are a router of their own, [`crate::Api::demo_router`], which the
+//! binary mounts only in demo mode (`--demo true`); [`crate::router`] never
+//! contains them, so
 //! a deployment cannot expose them by forgetting a flag. Tokens are only
 //! minted when the hub's [`crate::Auth`] has demo tokens on as well. Since
 //! anyone can be anyone in demo mode, every demo request is small (4 KiB)

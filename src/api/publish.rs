@@ -50,20 +50,21 @@ async fn change(
     body: TopicsRequest,
     subscribe: bool,
 ) -> Result<Json<Value>, ApiError> {
+    // The count first: validating a list over the bound is wasted work.
+    if body.topics.is_empty() {
+        return Err(ApiError::BadRequest(
+            "`topics` must name at least one topic".into(),
+        ));
+    }
+    if body.topics.len() > hub.config().max_topics_per_connection {
+        return Err(crate::HubError::TooManyTopics(hub.config().max_topics_per_connection).into());
+    }
     let topics = body
         .topics
         .iter()
         .map(Topic::new)
         .collect::<Result<Vec<_>, _>>()?;
     let connection_id = body.connection_id.map(ConnectionId::new).transpose()?;
-    if topics.is_empty() {
-        return Err(ApiError::BadRequest(
-            "`topics` must name at least one topic".into(),
-        ));
-    }
-    if topics.len() > hub.config().max_topics_per_connection {
-        return Err(crate::HubError::TooManyTopics(hub.config().max_topics_per_connection).into());
-    }
     let changed = hub.set_topics(&who.user, connection_id.as_ref(), &topics, subscribe)?;
     Ok(Json(json!({ "connections": changed, "topics": topics })))
 }
