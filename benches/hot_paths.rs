@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the hub's hot paths: encoding one event, fanning one
 //! event out to 10 000 connections in-process, and the same fan-out when
-//! half the connections filter the event type out.
+//! half the connections filter the event type out, and one publish that
+//! reaches nobody (the per-publish cost without fan-out).
 //!
 //! `cargo bench --bench hot_paths`; numbers are recorded in bench/RESULTS.md.
 
@@ -9,8 +10,8 @@ use std::collections::HashSet;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use futures_util::StreamExt;
 use sse_hub::{
-    wire, Auth, ConnectRequest, EventId, EventName, Hub, HubConfig, NewEvent, Principal, Role,
-    Target, UserId,
+    wire, ConnectRequest, EventId, EventName, Hub, HubConfig, NewEvent, Principal, Role, Target,
+    UserId,
 };
 
 fn payload() -> String {
@@ -48,7 +49,7 @@ fn hub_with(
             connection_queue: 64,
             ..HubConfig::default()
         };
-        let hub = Hub::new(config, Auth::hs256(b"bench"));
+        let hub = Hub::new(config);
         let mut streams = Vec::with_capacity(n);
         for i in 0..n {
             let mut req = ConnectRequest::new(Principal {
@@ -89,16 +90,7 @@ fn fan_out(c: &mut Criterion) {
         g.bench_function(label, |b| {
             b.iter_batched(
                 || drain(&rt, &mut streams),
-                |_| {
-                    hub.publish_now(NewEvent {
-                        name: tick.clone(),
-                        data: data.clone(),
-                        target: Target::all(),
-                        audience: None,
-                        dedup_key: None,
-                    })
-                    .unwrap()
-                },
+                |_| publish_ready(&hub, tick.clone(), data.clone(), Target::all()),
                 BatchSize::PerIteration,
             )
         });
@@ -107,5 +99,39 @@ fn fan_out(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, fan_out);
+/// Publishes with the memory broker, which never waits: the future is
+/// ready on its first poll.
+fn publish_ready(hub: &Hub, name: EventName, data: String, target: Target) -> sse_hub::Published {
+    let publish = hub.publish(NewEvent {
+        name,
+        data,
+        target,
+        audience: None,
+        dedup_key: None,
+    });
+    futures_util::FutureExt::now_or_never(publish)
+        .expect("the memory broker publishes without waiting")
+        .unwrap()
+}
+
+/// The cost of one publish itself (id, history, encoding, target lookup)
+/// without fan-out: a topic nobody subscribes to.
+fn publish(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (hub, _streams) = hub_with(&rt, 1, false);
+    let name = EventName::new("tick").unwrap();
+    let data = payload();
+    let target = Target::Topic(sse_hub::Topic::new("nobody").unwrap());
+    let mut g = c.benchmark_group("publish");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("no_subscribers", |b| {
+        b.iter(|| publish_ready(&hub, name.clone(), data.clone(), target.clone()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, encode, fan_out, publish);
 criterion_main!(benches);

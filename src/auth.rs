@@ -7,6 +7,7 @@
 //! signature. The API answers every failure with a 401 and a JSON body;
 //! permission checks (403) happen in the handlers, which know what is asked.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -79,9 +80,11 @@ pub enum AuthError {
 /// Token verification (and, with an HMAC secret, issuing demo tokens).
 #[derive(Clone)]
 pub struct Auth {
-    decoding: DecodingKey,
-    encoding: Option<EncodingKey>,
-    validation: Validation,
+    // Shared: an `Auth` is cloned into every request's extractor, and the
+    // keys and validation rules never change after construction.
+    decoding: Arc<DecodingKey>,
+    encoding: Option<Arc<EncodingKey>>,
+    validation: Arc<Validation>,
     algorithm: Algorithm,
     demo_tokens: bool,
     demo_token_ttl: Duration,
@@ -107,9 +110,9 @@ impl Auth {
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
-            decoding,
-            encoding,
-            validation,
+            decoding: Arc::new(decoding),
+            encoding: encoding.map(Arc::new),
+            validation: Arc::new(validation),
             algorithm,
             demo_tokens: false,
             demo_token_ttl: Duration::from_secs(3600),

@@ -9,8 +9,9 @@
 //! use sse_hub::{Auth, Hub, HubConfig};
 //!
 //! # async fn run() -> std::io::Result<()> {
-//! let hub = Hub::new(HubConfig::default(), Auth::hs256(b"change me"));
-//! let app = axum::Router::new().merge(sse_hub::router(hub.clone()));
+//! let hub = Hub::new(HubConfig::default());
+//! let auth = Auth::hs256(b"change me");
+//! let app = axum::Router::new().merge(sse_hub::router(hub.clone(), auth));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
 //! // `axum::serve(listener, app)` works too; `net::serve` holds an idle
 //! // stream in a fraction of the memory (see [`net`]).
@@ -24,10 +25,12 @@
 //! ```
 //!
 //! Modules, from the wire up: [`wire`] encodes frames, [`event`] holds the
-//! validated vocabulary, [`hub`] routes events to connections and keeps the
-//! replay history, [`auth`] checks tokens, [`api`] is the HTTP surface and
-//! [`helpers`] the typed shortcuts for common events, and [`net`] serves it
-//! all with a lean writer for streams.
+//! validated vocabulary, [`broker`] carries events between nodes and keeps
+//! the replay history (the [`broker::Broker`] trait; memory or Redis),
+//! [`hub`] routes events to connections and knows nothing of HTTP,
+//! [`auth`] checks tokens, [`api`] is the HTTP surface and [`helpers`] the
+//! typed shortcuts for common events, and [`net`] serves it all with a
+//! lean writer for streams.
 
 #![warn(missing_docs)]
 
@@ -45,11 +48,14 @@ pub mod wire;
 
 pub use api::{router, Api, ApiError};
 pub use auth::{Auth, AuthError, Principal, Role};
-pub use broker::BrokerConfig;
+pub use broker::{Broker, BrokerConfig};
 pub use config::HubConfig;
 pub use error::HubError;
 pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
 pub use helpers::{ChangeAction, Level};
-pub use hub::{ClusterStats, ConnectRequest, Cut, EventStream, Hub, HubStats, Published};
+pub use hub::{
+    ClusterStats, ConnectRequest, Connections, Cut, EventStream, Hub, HubBuilder, HubStats,
+    Published, TopicChange,
+};
 /// The vocabulary shared with browsers (event types), re-exported.
 pub use sse_protocol as protocol;

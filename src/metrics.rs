@@ -173,7 +173,7 @@ pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
         "Seconds since the hub started.",
         s.uptime_secs,
     );
-    let closed = hub.counters().connections_closed.load(Ordering::Relaxed);
+    let closed = hub.connections_closed();
     metric(
         "sse_hub_connections_closed_total",
         "counter",

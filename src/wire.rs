@@ -8,7 +8,21 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::event::{EventId, EventName};
+use crate::event::{Event, EventId, EventName, NewEvent};
+
+/// The published form of `new`: its id, and its frame encoded once for
+/// every connection it will be queued to.
+pub fn published(id: EventId, new: NewEvent, published_ms: u64) -> Event {
+    Event {
+        id,
+        frame: event_frame(Some(id), Some(&new.name), &new.data),
+        name: new.name,
+        target: new.target,
+        audience: new.audience,
+        published_ms,
+        dedup_key: new.dedup_key,
+    }
+}
 
 /// Encodes one event frame. `id` and `name` are optional, as in the spec.
 pub fn event_frame(id: Option<EventId>, name: Option<&EventName>, data: &str) -> Bytes {

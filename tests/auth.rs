@@ -21,10 +21,14 @@ fn now() -> u64 {
 }
 
 async fn serve(auth: Auth) -> String {
-    let hub = Hub::new(HubConfig::default(), auth);
+    let hub = Hub::new(HubConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, sse_hub::router(hub)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, sse_hub::router(hub, auth))
+            .await
+            .unwrap()
+    });
     format!("http://{addr}/api/sse/stream")
 }
 

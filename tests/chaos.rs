@@ -229,13 +229,11 @@ async fn no_loss_under_random_reconnects_memory_broker() {
 
 async fn redis_node(redis: &RedisServer) -> TestServer {
     let auth = test_auth();
-    let hub = Hub::with_broker(
-        config(),
-        auth.clone(),
-        BrokerConfig::Redis(RedisOptions::new(redis.url())),
-    )
-    .await
-    .unwrap();
+    let hub = Hub::builder(config())
+        .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
+        .build()
+        .await
+        .unwrap();
     serve(hub, auth).await
 }
 
@@ -258,13 +256,11 @@ async fn no_loss_across_two_redis_nodes_with_a_node_restart() {
             tokio::time::sleep(Duration::from_millis(300)).await;
             // ...and a fresh node joins from nothing but Redis.
             let auth = test_auth();
-            let hub = Hub::with_broker(
-                config(),
-                auth.clone(),
-                BrokerConfig::Redis(RedisOptions::new(redis_url)),
-            )
-            .await
-            .unwrap();
+            let hub = Hub::builder(config())
+                .broker(BrokerConfig::Redis(RedisOptions::new(redis_url)))
+                .build()
+                .await
+                .unwrap();
             let n3 = serve(hub, auth).await;
             nodes.write().push(n3.url(""));
             // Keep node 3 up until the end of the run.

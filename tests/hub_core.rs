@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use sse_hub::{Auth, ConnectRequest, Hub, HubConfig, NewEvent, Principal, Role, Target, UserId};
+use sse_hub::{ConnectRequest, Hub, HubConfig, NewEvent, Principal, Role, Target, UserId};
 
 fn principal(user: &str) -> Principal {
     Principal {
@@ -24,13 +24,10 @@ fn event(n: usize) -> NewEvent {
 
 #[tokio::test(start_paused = true)]
 async fn heartbeat_comes_on_the_configured_interval() {
-    let hub = Hub::new(
-        HubConfig {
-            heartbeat_interval: Duration::from_secs(30),
-            ..HubConfig::default()
-        },
-        Auth::hs256(b"k"),
-    );
+    let hub = Hub::new(HubConfig {
+        heartbeat_interval: Duration::from_secs(30),
+        ..HubConfig::default()
+    });
     let mut s = hub
         .connect(ConnectRequest::new(principal("a")))
         .await
@@ -58,13 +55,10 @@ async fn heartbeat_comes_on_the_configured_interval() {
 
 #[tokio::test]
 async fn slow_consumer_is_cut_and_counted_while_others_get_everything() {
-    let hub = Hub::new(
-        HubConfig {
-            connection_queue: 8,
-            ..HubConfig::default()
-        },
-        Auth::hs256(b"k"),
-    );
+    let hub = Hub::new(HubConfig {
+        connection_queue: 8,
+        ..HubConfig::default()
+    });
     let mut slow = hub
         .connect(ConnectRequest::new(principal("slow")))
         .await
@@ -112,7 +106,7 @@ async fn slow_consumer_is_cut_and_counted_while_others_get_everything() {
 
 #[tokio::test]
 async fn many_users_many_events_no_cross_talk() {
-    let hub = Hub::new(HubConfig::default(), Auth::hs256(b"k"));
+    let hub = Hub::new(HubConfig::default());
     let mut streams = Vec::new();
     for u in 0..20 {
         let mut s = hub

@@ -210,7 +210,9 @@ async fn an_idempotency_key_holds_across_nodes() {
 
 async fn node_with(config: HubConfig, options: RedisOptions) -> TestServer {
     let auth = test_auth();
-    let hub = Hub::with_broker(config, auth.clone(), BrokerConfig::Redis(options))
+    let hub = Hub::builder(config)
+        .broker(BrokerConfig::Redis(options))
+        .build()
         .await
         .expect("hub joins through redis");
     serve(hub, auth).await
@@ -262,12 +264,10 @@ async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
     let redis = RedisServer::start_tls();
     assert!(redis.url().starts_with("rediss://"));
     // The system's trust store does not know the test CA.
-    let untrusted = Hub::with_broker(
-        HubConfig::default(),
-        test_auth(),
-        BrokerConfig::Redis(RedisOptions::new(redis.url())),
-    )
-    .await;
+    let untrusted = Hub::builder(HubConfig::default())
+        .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
+        .build()
+        .await;
     let err = untrusted.expect_err("an unknown CA is refused");
     let err = sse_hub::error::report(&err);
     assert!(err.to_lowercase().contains("certificate"), "{err}");
@@ -299,13 +299,13 @@ async fn a_broker_failure_keeps_its_cause() {
         .local_addr()
         .unwrap()
         .port();
-    let err = Hub::with_broker(
-        HubConfig::default(),
-        test_auth(),
-        BrokerConfig::Redis(RedisOptions::new(format!("redis://127.0.0.1:{port}/0"))),
-    )
-    .await
-    .expect_err("no Redis there");
+    let err = Hub::builder(HubConfig::default())
+        .broker(BrokerConfig::Redis(RedisOptions::new(format!(
+            "redis://127.0.0.1:{port}/0"
+        ))))
+        .build()
+        .await
+        .expect_err("no Redis there");
     assert!(
         matches!(err, sse_hub::HubError::BrokerUnavailable(_)),
         "{err:?}"

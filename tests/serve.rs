@@ -328,7 +328,7 @@ async fn a_client_that_leaves_or_talks_is_released_at_once() {
 #[tokio::test]
 async fn slow_or_silent_requests_are_dropped_after_the_header_timeout() {
     let auth = test_auth();
-    let hub = sse_hub::Hub::new(HubConfig::default(), auth.clone());
+    let hub = sse_hub::Hub::new(HubConfig::default());
     let s = serve_with_options(
         hub,
         auth,
@@ -442,7 +442,7 @@ async fn requests_served_by_hyper_have_a_deadline_too() {
         max_event_bytes: 100_000,
         ..HubConfig::default()
     };
-    let hub = sse_hub::Hub::new(config, auth.clone());
+    let hub = sse_hub::Hub::new(config);
     let s = serve_with_options(
         hub,
         auth,
@@ -506,7 +506,7 @@ async fn requests_served_by_hyper_have_a_deadline_too() {
 #[tokio::test]
 async fn shutdown_ends_streams_with_a_final_frame_and_lets_go_of_idle_sockets() {
     let auth = test_auth();
-    let hub = sse_hub::Hub::new(HubConfig::default(), auth.clone());
+    let hub = sse_hub::Hub::new(HubConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -519,7 +519,7 @@ async fn shutdown_ends_streams_with_a_final_frame_and_lets_go_of_idle_sockets() 
     };
     let served = tokio::spawn(sse_hub::net::serve(
         listener,
-        sse_hub::router(hub.clone()),
+        sse_hub::router(hub.clone(), auth.clone()),
         ServeOptions::default(),
         signal,
     ));

@@ -4,16 +4,23 @@
 use std::process::Command;
 use std::time::Duration;
 
-use sse_hub::{Auth, Hub, HubConfig};
+use sse_hub::{Hub, HubConfig};
 
 const SECRET: &str = "smoke-secret-0123456789abcdef0123";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_bench_reports_full_delivery_against_a_real_hub() {
-    let hub = Hub::new(HubConfig::default(), Auth::hs256(SECRET.as_bytes()));
+    let hub = Hub::new(HubConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, sse_hub::router(hub)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            sse_hub::router(hub, sse_hub::Auth::hs256(SECRET.as_bytes())),
+        )
+        .await
+        .unwrap()
+    });
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_sse-bench"))
             .args([

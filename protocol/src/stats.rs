@@ -118,7 +118,7 @@ pub struct Health {
     pub status: String,
     /// The epoch of the node's event ids.
     pub epoch: u64,
-    /// The node's id in a cluster (none with the memory broker).
+    /// The node's id (random per start; the one the cluster view shows).
     pub node: Option<String>,
     /// The numbers.
     #[serde(flatten)]
@@ -137,4 +137,19 @@ pub struct NodeReport {
     /// Its numbers.
     #[serde(flatten)]
     pub summary: Summary,
+}
+
+/// `cluster` in `/api/sse/stats` with a broker shared by several nodes:
+/// every live node's report and the cluster's totals.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStats {
+    /// The node that answered.
+    pub node_id: String,
+    /// Live nodes and what they last reported.
+    pub nodes: Vec<NodeReport>,
+    /// Connections on all live nodes.
+    pub total_connections: u64,
+    /// Sum of the nodes' user counts (a user on two nodes counts twice).
+    pub user_count: u64,
 }

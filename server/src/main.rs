@@ -97,11 +97,14 @@ fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 /// Builds the hub; a broker that is not reachable yet (Redis starting next
 /// to us) is retried for a while before giving up.
 async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
-    let auth = auth_from(cfg)?;
     let broker = cfg.broker_config()?;
     let mut attempt = 0;
     loop {
-        match Hub::with_broker(cfg.hub_config(), auth.clone(), broker.clone()).await {
+        match Hub::builder(cfg.hub_config())
+            .broker(broker.clone())
+            .build()
+            .await
+        {
             Ok(hub) => return Ok(hub),
             Err(sse_hub::HubError::BrokerUnavailable(e))
                 if attempt < cfg.broker_connect_attempts =>
@@ -139,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
 
+    let auth = auth_from(&cfg)?;
     let hub = start_hub(&cfg).await?;
     if cfg.demo && cfg.demo_tick_ms > 0 {
         spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
@@ -153,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let api = sse_hub::Api::new(hub.clone());
+    let api = sse_hub::Api::new(hub.clone(), auth);
     let mut app = api.router();
     if cfg.demo {
         app = app.merge(api.demo_router(Default::default()));

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt;
 use serde_json::json;
 use sse_hub::{
-    Auth, ChangeAction, ConnectRequest, EventStream, Hub, HubConfig, Level, Principal, Role, UserId,
+    ChangeAction, ConnectRequest, EventStream, Hub, HubConfig, Level, Principal, Role, UserId,
 };
 
 fn user(id: &str) -> UserId {
@@ -48,7 +48,7 @@ async fn names(stream: &mut EventStream, quiet: Duration, seen: &mut BTreeSet<St
 async fn every_event_the_hub_emits_is_in_the_protocol_and_heard_by_the_hook() {
     let mut seen = BTreeSet::new();
     let quiet = Duration::from_millis(300);
-    let hub = Hub::new(HubConfig::default(), Auth::hs256(b"k"));
+    let hub = Hub::new(HubConfig::default());
 
     // connected, every helper, then connection.closed.
     let mut s = connect(&hub, principal("u", Role::Admin, FAR), None).await;
@@ -96,25 +96,19 @@ async fn every_event_the_hub_emits_is_in_the_protocol_and_heard_by_the_hook() {
     names(&mut s, quiet, &mut seen).await;
 
     // connection.replaced: one connection per user.
-    let single = Hub::new(
-        HubConfig {
-            single_connection_per_user: true,
-            ..HubConfig::default()
-        },
-        Auth::hs256(b"k"),
-    );
+    let single = Hub::new(HubConfig {
+        single_connection_per_user: true,
+        ..HubConfig::default()
+    });
     let mut first = connect(&single, principal("p", Role::User, FAR), None).await;
     let _second = connect(&single, principal("p", Role::User, FAR), None).await;
     names(&mut first, quiet, &mut seen).await;
 
     // connection.idle.
-    let idle = Hub::new(
-        HubConfig {
-            idle_timeout: Some(Duration::from_millis(500)),
-            ..HubConfig::default()
-        },
-        Auth::hs256(b"k"),
-    );
+    let idle = Hub::new(HubConfig {
+        idle_timeout: Some(Duration::from_millis(500)),
+        ..HubConfig::default()
+    });
     let mut s = connect(&idle, principal("i", Role::User, FAR), None).await;
     names(&mut s, Duration::from_secs(3), &mut seen).await;
 

@@ -27,9 +27,9 @@ pub async fn stats(State(hub): State<Hub>, who: Principal) -> Result<Json<Value>
     require_admin(&who)?;
     let mut body = serde_json::to_value(hub.stats()).unwrap_or_default();
     body["cluster"] = match hub.cluster_stats().await {
-        None => Value::Null,
-        Some(Ok(c)) => serde_json::to_value(c).unwrap_or_default(),
-        Some(Err(e)) => json!({ "error": e.to_string() }),
+        Ok(None) => Value::Null,
+        Ok(Some(c)) => serde_json::to_value(c).unwrap_or_default(),
+        Err(e) => json!({ "error": e.to_string() }),
     };
     Ok(Json(body))
 }
@@ -67,7 +67,7 @@ pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Health>) {
         Json(Health {
             status: status.to_string(),
             epoch: hub.epoch(),
-            node: hub.node_id(),
+            node: Some(hub.node_id().to_string()),
             summary: Summary::from(&s),
         }),
     )

@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::rate::{Rate, RateLimiter};
 use super::state::Api;
-use crate::auth::Principal;
+use crate::auth::{Auth, Principal};
 use crate::event::{unix_ms, UserId};
 use crate::helpers::{ChangeAction, Level};
 use crate::hub::Hub;
@@ -65,10 +65,11 @@ impl Default for DemoLimits {
 /// Users whose demo buckets are tracked at once.
 const MAX_TRACKED_USERS: usize = 10_000;
 
-/// State of the demo routes: the hub and the rate limits.
+/// State of the demo routes: the hub, tokens and the rate limits.
 #[derive(Clone)]
 pub struct DemoState {
     hub: Hub,
+    auth: Auth,
     sends: Arc<RateLimiter>,
     tokens: Arc<RateLimiter>,
 }
@@ -79,12 +80,19 @@ impl FromRef<DemoState> for Hub {
     }
 }
 
+impl FromRef<DemoState> for Auth {
+    fn from_ref(s: &DemoState) -> Auth {
+        s.auth.clone()
+    }
+}
+
 /// The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`),
 /// with the same CORS and metrics as the hub's routes: built by
 /// [`super::Api::demo_router`], to be mounted only for a demo.
 pub(super) fn router(api: &Api, limits: DemoLimits) -> Router {
     let state = DemoState {
         hub: api.hub().clone(),
+        auth: api.auth().clone(),
         sends: Arc::new(RateLimiter::new(
             limits.per_user,
             limits.overall,
@@ -113,7 +121,7 @@ pub async fn demo_token(
     ApiJson(body): ApiJson<DemoTokenRequest>,
 ) -> Result<Json<DemoToken>, ApiError> {
     state.tokens.check("").map_err(limited)?;
-    let auth = state.hub.auth();
+    let auth = &state.auth;
     if !auth.demo_tokens() {
         return Err(ApiError::NotFound(
             "demo tokens are disabled on this hub".into(),

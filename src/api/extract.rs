@@ -12,8 +12,7 @@ use axum::Json;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
-use crate::auth::{AuthError, Principal};
-use crate::hub::Hub;
+use crate::auth::{Auth, AuthError, Principal};
 
 /// `Json<T>` with JSON errors.
 #[derive(Debug)]
@@ -54,16 +53,16 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
 /// Who is calling, from the request's token (401 if none is valid).
 impl<S> FromRequestParts<S> for Principal
 where
-    Hub: FromRef<S>,
+    Auth: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let hub = Hub::from_ref(state);
+        let auth = Auth::from_ref(state);
         let token = token_from_parts(parts)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Missing)?;
-        Ok(hub.auth().verify(&token)?)
+        Ok(auth.verify(&token)?)
     }
 }

@@ -1,5 +1,8 @@
 //! The HTTP API as an axum [`Router`]: mount it in any axum app with
-//! `Router::new().merge(sse_hub::router(hub))`.
+//! `Router::new().merge(sse_hub::router(hub, auth))`. Everything HTTP
+//! lives here: token extraction, status codes, JSON errors, CORS, latency
+//! metrics; the hub itself takes authenticated principals and returns
+//! domain errors, which become responses only at this edge.
 //!
 //! | route | who | what |
 //! |---|---|---|
@@ -42,9 +45,9 @@ use crate::hub::Hub;
 use crate::metrics::HttpMetrics;
 
 /// The hub's routes, with CORS (any origin, `Last-Event-ID` allowed), a body
-/// size limit and per-route latency metrics: `Api::new(hub).router()`.
-pub fn router(hub: Hub) -> Router {
-    Api::new(hub).router()
+/// size limit and per-route latency metrics: `Api::new(hub, auth).router()`.
+pub fn router(hub: Hub, auth: crate::auth::Auth) -> Router {
+    Api::new(hub, auth).router()
 }
 
 impl Api {

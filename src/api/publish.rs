@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::auth::Principal;
 use crate::event::{ConnectionId, EventName, NewEvent, Target, Topic};
-use crate::hub::{Hub, Published};
+use crate::hub::{Connections, Hub, Published, TopicChange};
 
 /// Body of `POST /api/sse/publish`.
 #[derive(Debug, Deserialize)]
@@ -48,7 +48,7 @@ async fn change(
     hub: Hub,
     who: Principal,
     body: TopicsRequest,
-    subscribe: bool,
+    change: TopicChange,
 ) -> Result<Json<Value>, ApiError> {
     // The count first: validating a list over the bound is wasted work.
     if body.topics.is_empty() {
@@ -65,7 +65,11 @@ async fn change(
         .map(Topic::new)
         .collect::<Result<Vec<_>, _>>()?;
     let connection_id = body.connection_id.map(ConnectionId::new).transpose()?;
-    let changed = hub.set_topics(&who.user, connection_id.as_ref(), &topics, subscribe)?;
+    let which = match &connection_id {
+        Some(id) => Connections::One(id),
+        None => Connections::All,
+    };
+    let changed = hub.set_topics(&who.user, which, &topics, change)?;
     Ok(Json(json!({ "connections": changed, "topics": topics })))
 }
 
@@ -75,7 +79,7 @@ pub async fn subscribe(
     who: Principal,
     ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    change(hub, who, body, true).await
+    change(hub, who, body, TopicChange::Subscribe).await
 }
 
 /// `POST /api/sse/unsubscribe`.
@@ -84,5 +88,5 @@ pub async fn unsubscribe(
     who: Principal,
     ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    change(hub, who, body, false).await
+    change(hub, who, body, TopicChange::Unsubscribe).await
 }

@@ -1,10 +1,11 @@
-//! The state every handler of the API shares: the hub, and the request
-//! latencies its routers record.
+//! The state every handler of the API shares: the hub, how tokens are
+//! checked, and the request latencies its routers record.
 
 use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::metrics::HttpMetrics;
 
@@ -14,6 +15,9 @@ use crate::metrics::HttpMetrics;
 #[derive(Clone, Debug)]
 pub struct Api {
     pub(super) hub: Hub,
+    /// Token verification lives here, at the edge, not in the hub: the hub
+    /// takes an already authenticated [`crate::auth::Principal`].
+    pub(super) auth: Auth,
     /// Shared by every router built from this `Api`, written by each
     /// request's middleware, read by `/metrics`.
     pub(super) metrics: Arc<HttpMetrics>,
@@ -25,11 +29,18 @@ impl FromRef<Api> for Hub {
     }
 }
 
+impl FromRef<Api> for Auth {
+    fn from_ref(api: &Api) -> Auth {
+        api.auth.clone()
+    }
+}
+
 impl Api {
-    /// The HTTP surface of `hub`.
-    pub fn new(hub: Hub) -> Self {
+    /// The HTTP surface of `hub`, checking tokens with `auth`.
+    pub fn new(hub: Hub, auth: Auth) -> Self {
         Self {
             hub,
+            auth,
             metrics: Arc::default(),
         }
     }
@@ -37,5 +48,10 @@ impl Api {
     /// The hub behind it.
     pub fn hub(&self) -> &Hub {
         &self.hub
+    }
+
+    /// How it checks tokens.
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 }

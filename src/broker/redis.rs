@@ -11,15 +11,28 @@
 //! being dropped silently, and open streams stay open.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, Value};
+use sse_protocol::NodeReport;
 use tokio::sync::Mutex;
+use tokio_util::sync::CancellationToken;
 
+use super::contract::{Accepted, Broker, BrokerFuture, EventSink, HistoryLimits, Replay};
 use crate::error::{BrokerError, HubError};
-use crate::event::{EventId, EventName, NewEvent, Target, UserId};
+use crate::event::{Event, EventId, EventName, NewEvent, Target, UserId};
+use crate::wire;
+
+/// How long a node report lives: a node that stops reporting leaves the
+/// cluster view after this.
+const REPORT_TTL: Duration = Duration::from_secs(6);
+
+/// How often the stream is trimmed by age.
+const TRIM_EVERY_MS: u64 = 60_000;
 
 /// Settings of the Redis broker.
 #[derive(Clone)]
@@ -104,17 +117,26 @@ impl RedisOptions {
 
 /// An event as stored in the stream.
 #[derive(Debug, Clone)]
-pub struct StoredEvent {
-    /// Its id (the stream entry id).
-    pub id: EventId,
-    /// Type.
-    pub name: EventName,
-    /// Payload.
-    pub data: String,
-    /// Target.
-    pub target: Target,
-    /// Audience restriction.
-    pub audience: Option<Vec<UserId>>,
+struct StoredEvent {
+    id: EventId,
+    name: EventName,
+    data: String,
+    target: Target,
+    audience: Option<Vec<UserId>>,
+}
+
+impl StoredEvent {
+    /// The event as the hub delivers it (its frame encoded once).
+    fn into_event(self) -> Arc<Event> {
+        let new = NewEvent {
+            name: self.name,
+            data: self.data,
+            target: self.target,
+            audience: self.audience,
+            dedup_key: None,
+        };
+        Arc::new(wire::published(self.id, new, self.id.epoch))
+    }
 }
 
 const PUBLISH: &str = r#"
@@ -161,7 +183,12 @@ pub struct RedisBroker {
     client: Client,
     stream: String,
     prefix: String,
+    limits: HistoryLimits,
+    /// Shared by publishes, replays and reports (the reader has its own,
+    /// as `XREAD BLOCK` holds a connection).
     conn: Mutex<Option<MultiplexedConnection>>,
+    /// When the stream was last trimmed by age (unix ms).
+    trimmed_ms: AtomicU64,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -189,14 +216,17 @@ fn parse_id(s: &str) -> Result<EventId, HubError> {
 
 impl RedisBroker {
     /// Checks the URL; connections are made on first use and remade after
-    /// failures.
-    pub fn new(options: &RedisOptions) -> Result<Self, HubError> {
+    /// failures. The stream keeps `limits` of history (by count at every
+    /// publish, by age every minute).
+    pub fn new(options: &RedisOptions, limits: HistoryLimits) -> Result<Self, HubError> {
         let client = options.client()?;
         Ok(Self {
             client,
             stream: format!("{}:events", options.prefix),
             prefix: options.prefix.clone(),
+            limits,
             conn: Mutex::new(None),
+            trimmed_ms: AtomicU64::new(crate::event::unix_ms()),
         })
     }
 
@@ -241,12 +271,8 @@ impl RedisBroker {
 
     /// Appends an event; returns its id and whether the idempotency key
     /// had been used already.
-    pub async fn publish(
-        &self,
-        ev: &NewEvent,
-        max_len: usize,
-        key_ttl: Duration,
-    ) -> Result<(EventId, bool), HubError> {
+    async fn append(&self, ev: &NewEvent) -> Result<Accepted, HubError> {
+        let (max_len, key_ttl) = (self.limits.len, self.limits.max_age);
         let target =
             serde_json::to_string(&ev.target).map_err(|e| failed("encoding a target", e))?;
         let audience = ev
@@ -269,11 +295,14 @@ impl RedisBroker {
             .arg(dedup_key.unwrap_or(""))
             .arg(key_ttl.as_millis().max(1) as u64);
         let (id, dup): (String, String) = self.query(&cmd).await?;
-        Ok((parse_id(&id)?, dup == "1"))
+        Ok(Accepted {
+            id: parse_id(&id)?,
+            duplicate: dup == "1",
+        })
     }
 
     /// The newest id in the stream (`0-0` when empty).
-    pub async fn head(&self) -> Result<EventId, HubError> {
+    async fn newest(&self) -> Result<EventId, HubError> {
         let reply: StreamRangeReply = self
             .query(
                 redis::cmd("XREVRANGE")
@@ -295,7 +324,7 @@ impl RedisBroker {
     /// no longer promise that (entries after `after` were trimmed, or more
     /// than `max` were missed). One atomic script, so a trim cannot land
     /// between the check and the read.
-    pub async fn replay(
+    async fn missed(
         &self,
         after: EventId,
         upto: EventId,
@@ -315,7 +344,7 @@ impl RedisBroker {
     }
 
     /// Trims entries older than `min_ms`.
-    pub async fn trim_older_than(&self, min_ms: u64) -> Result<(), HubError> {
+    async fn trim_older_than(&self, min_ms: u64) -> Result<(), HubError> {
         let _: Value = self
             .query(
                 redis::cmd("XTRIM")
@@ -329,7 +358,7 @@ impl RedisBroker {
     }
 
     /// Records this node's numbers for the cluster view (expire after `ttl`).
-    pub async fn report_node(&self, node: &str, json: &str, ttl: Duration) -> Result<(), HubError> {
+    async fn report_node(&self, node: &str, json: &str, ttl: Duration) -> Result<(), HubError> {
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(format!("{}:node:{node}", self.prefix))
@@ -347,7 +376,7 @@ impl RedisBroker {
     }
 
     /// The live nodes' reports.
-    pub async fn nodes(&self) -> Result<Vec<(String, String)>, HubError> {
+    async fn live_nodes(&self) -> Result<Vec<(String, String)>, HubError> {
         let ids: Vec<String> = self
             .query(redis::cmd("SMEMBERS").arg(format!("{}:nodes", self.prefix)))
             .await?;
@@ -379,7 +408,7 @@ impl RedisBroker {
     }
 
     /// A reader for this node, starting after `after`.
-    pub fn reader(&self, after: EventId) -> Reader {
+    fn reader(&self, after: EventId) -> Reader {
         Reader {
             client: self.client.clone(),
             stream: self.stream.clone(),
@@ -389,8 +418,111 @@ impl RedisBroker {
     }
 }
 
+impl Broker for RedisBroker {
+    /// The stream's newest id; also checks that Redis answers.
+    fn head(&self) -> BrokerFuture<'_, EventId> {
+        Box::pin(self.newest())
+    }
+
+    /// Tails the stream after `after` in a task of its own.
+    fn start(
+        &self,
+        sink: Arc<dyn EventSink>,
+        after: EventId,
+        stop: CancellationToken,
+    ) -> Result<(), HubError> {
+        tokio::spawn(tail(self.reader(after), sink, stop));
+        Ok(())
+    }
+
+    fn publish(&self, event: NewEvent) -> BrokerFuture<'_, Accepted> {
+        Box::pin(async move { self.append(&event).await })
+    }
+
+    fn replay(&self, after: EventId, upto: EventId, max: usize) -> BrokerFuture<'_, Replay> {
+        Box::pin(async move {
+            if after == upto {
+                return Ok(Replay::Events(Vec::new()));
+            }
+            if after > upto {
+                return Ok(Replay::Gap);
+            }
+            // Every missed event exactly once, or a reset: never a part.
+            Ok(match self.missed(after, upto, max).await? {
+                Some(events) => {
+                    Replay::Events(events.into_iter().map(StoredEvent::into_event).collect())
+                }
+                None => Replay::Gap,
+            })
+        })
+    }
+
+    /// Each node's reader is at most a blocked `XREAD` behind.
+    fn delivery_lag(&self) -> Duration {
+        Duration::from_secs(2)
+    }
+
+    fn maintain(&self, now_ms: u64) -> BrokerFuture<'_, ()> {
+        Box::pin(async move {
+            let last = self.trimmed_ms.load(Ordering::Relaxed);
+            if now_ms.saturating_sub(last) < TRIM_EVERY_MS {
+                return Ok(());
+            }
+            self.trimmed_ms.store(now_ms, Ordering::Relaxed);
+            let age = self.limits.max_age.as_millis() as u64;
+            self.trim_older_than(now_ms.saturating_sub(age)).await
+        })
+    }
+
+    fn report(&self, node: &NodeReport) -> BrokerFuture<'_, ()> {
+        let json = serde_json::to_string(node).unwrap_or_default();
+        let id = node.node_id.clone();
+        Box::pin(async move { self.report_node(&id, &json, REPORT_TTL).await })
+    }
+
+    fn nodes(&self) -> BrokerFuture<'_, Option<Vec<NodeReport>>> {
+        Box::pin(async move {
+            let live = self.live_nodes().await?;
+            Ok(Some(
+                live.iter()
+                    .filter_map(|(_, r)| serde_json::from_str(r).ok())
+                    .collect(),
+            ))
+        })
+    }
+}
+
+/// This node's reader: hands every entry of the stream to `sink`, retrying
+/// with backoff (from where it stopped) while Redis is away.
+async fn tail(mut reader: Reader, sink: Arc<dyn EventSink>, stop: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let batch = tokio::select! {
+            _ = stop.cancelled() => break,
+            b = reader.next(Duration::from_millis(1000)) => b,
+        };
+        match batch {
+            Ok(events) => {
+                backoff = Duration::from_millis(100);
+                for ev in events {
+                    sink.ingest(ev.into_event());
+                }
+            }
+            Err(e) => {
+                sink.failed(&e);
+                tracing::warn!(error = %crate::error::report(&e), retry_in = ?backoff, at = %reader.position(), "redis reader failed; retrying");
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 /// Tails the stream for one node.
-pub struct Reader {
+struct Reader {
     client: Client,
     stream: String,
     after: EventId,
@@ -401,7 +533,7 @@ impl Reader {
     /// The next batch after the last one returned, waiting up to `block`.
     /// On error the connection is dropped and remade on the next call; the
     /// position is kept, so nothing is skipped.
-    pub async fn next(&mut self, block: Duration) -> Result<Vec<StoredEvent>, HubError> {
+    async fn next(&mut self, block: Duration) -> Result<Vec<StoredEvent>, HubError> {
         if self.conn.is_none() {
             let config = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(Duration::from_secs(1)))
@@ -443,7 +575,7 @@ impl Reader {
     }
 
     /// The id after which the next batch starts.
-    pub fn position(&self) -> EventId {
+    fn position(&self) -> EventId {
         self.after
     }
 }

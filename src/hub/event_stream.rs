@@ -11,8 +11,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use super::connection::{Connection, Frame};
+use super::core::Hub;
 use super::queue::Next;
-use super::Hub;
 use crate::event::ConnectionId;
 
 pub(super) struct ConnectionGuard {

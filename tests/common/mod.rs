@@ -39,14 +39,14 @@ pub fn test_auth() -> Auth {
 
 pub async fn server_with(config: HubConfig) -> TestServer {
     let auth = test_auth();
-    serve(Hub::new(config, auth.clone()), auth).await
+    serve(Hub::new(config), auth).await
 }
 
 /// A server with the demo routes mounted, as the binary has in demo mode.
 pub async fn demo_server() -> TestServer {
     let auth = test_auth();
-    let hub = Hub::new(HubConfig::default(), auth.clone());
-    let api = sse_hub::Api::new(hub.clone());
+    let hub = Hub::new(HubConfig::default());
+    let api = sse_hub::Api::new(hub.clone(), auth.clone());
     let app = api.router().merge(api.demo_router(Default::default()));
     spawn_app(hub, auth, app, |listener, app| {
         sse_hub::net::serve(listener, app, Default::default(), std::future::pending())
@@ -91,7 +91,7 @@ where
     S: FnOnce(tokio::net::TcpListener, axum::Router) -> F,
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let app = sse_hub::router(hub.clone());
+    let app = sse_hub::router(hub.clone(), auth.clone());
     spawn_app(hub, auth, app, serve).await
 }
 

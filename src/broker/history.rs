@@ -1,4 +1,4 @@
-//! The replay history behind `Last-Event-ID`.
+//! The memory broker's replay history behind `Last-Event-ID`.
 //!
 //! A bounded, ordered log of the node's recent events (by count and by age).
 //! A reconnecting client names the last id it saw; if that id is still
@@ -11,16 +11,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::contract::Replay;
 use crate::event::{Event, EventId};
-
-/// What a resuming client gets.
-#[derive(Debug)]
-pub(crate) enum Resume {
-    /// Everything after the client's id, oldest first (may be empty).
-    Replay(Vec<Arc<Event>>),
-    /// The id is not covered: the client missed events that are gone.
-    Gap,
-}
 
 #[derive(Debug)]
 pub(crate) struct History {
@@ -82,24 +74,26 @@ impl History {
         self.events.len()
     }
 
-    /// Events after `after`, given that `head` is the newest id handed out.
-    pub(crate) fn since(&self, after: EventId, head: EventId) -> Resume {
-        if after.epoch != head.epoch || after.seq > head.seq {
-            return Resume::Gap;
+    /// Events after `after` up to and including `upto`, an id handed out
+    /// already (so it is in the log unless it aged out).
+    pub(crate) fn since(&self, after: EventId, upto: EventId) -> Replay {
+        if after.epoch != upto.epoch || after.seq > upto.seq {
+            return Replay::Gap;
         }
-        if after.seq == head.seq {
-            return Resume::Replay(Vec::new());
+        if after.seq == upto.seq {
+            return Replay::Events(Vec::new());
         }
         let oldest = match self.events.front() {
             Some(e) => e.id.seq,
-            None => return Resume::Gap,
+            None => return Replay::Gap,
         };
         if after.seq + 1 < oldest {
-            return Resume::Gap;
+            return Replay::Gap;
         }
         // Sequence numbers are contiguous inside the log.
         let skip = (after.seq + 1 - oldest) as usize;
-        Resume::Replay(self.events.iter().skip(skip).cloned().collect())
+        let take = (upto.seq - after.seq) as usize;
+        Replay::Events(self.events.iter().skip(skip).take(take).cloned().collect())
     }
 }
 
@@ -121,10 +115,10 @@ mod tests {
         })
     }
 
-    fn seqs(r: Resume) -> Option<Vec<u64>> {
+    fn seqs(r: Replay) -> Option<Vec<u64>> {
         match r {
-            Resume::Replay(v) => Some(v.iter().map(|e| e.id.seq).collect()),
-            Resume::Gap => None,
+            Replay::Events(v) => Some(v.iter().map(|e| e.id.seq).collect()),
+            Replay::Gap => None,
         }
     }
 
@@ -137,6 +131,11 @@ mod tests {
         let head = EventId::new(1, 5);
         assert_eq!(seqs(h.since(EventId::new(1, 2), head)), Some(vec![3, 4, 5]));
         assert_eq!(seqs(h.since(EventId::new(1, 4), head)), Some(vec![5]));
+        // Events newer than `upto` are live, not replayed.
+        assert_eq!(
+            seqs(h.since(EventId::new(1, 2), EventId::new(1, 4))),
+            Some(vec![3, 4])
+        );
         assert_eq!(seqs(h.since(head, head)), Some(vec![]));
         assert_eq!(seqs(h.since(EventId::new(1, 1), head)), None);
         assert_eq!(seqs(h.since(EventId::new(0, 4), head)), None);

@@ -1,0 +1,108 @@
+//! The seam between the hub and whatever carries its events: the
+//! [`Broker`] trait, the [`EventSink`] it calls back into, and the types
+//! they exchange.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sse_protocol::NodeReport;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::HubError;
+use crate::event::{Event, EventId, NewEvent};
+
+/// How much history a broker keeps for replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryLimits {
+    /// Most events kept.
+    pub len: usize,
+    /// Age after which an event is dropped.
+    pub max_age: Duration,
+}
+
+/// What a broker's future resolves to.
+pub type BrokerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, HubError>> + Send + 'a>>;
+
+/// What the broker made of a publish.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepted {
+    /// The event's id (the earlier event's, for a duplicate).
+    pub id: EventId,
+    /// The idempotency key was seen before: nothing was published.
+    pub duplicate: bool,
+}
+
+/// What a resuming client gets.
+#[derive(Debug)]
+pub enum Replay {
+    /// Everything after the client's id, oldest first (may be empty).
+    Events(Vec<Arc<Event>>),
+    /// The history no longer covers the client's id: it missed events
+    /// that are gone, and gets a `reset`.
+    Gap,
+}
+
+/// The hub's side of a broker: where events arrive. Implemented by the
+/// hub; a broker holds it from [`Broker::start`] on.
+pub trait EventSink: Send + Sync + 'static {
+    /// One event, to be delivered to this node's connections. Called once
+    /// per event, in id order; ids at or below the last one are ignored.
+    fn ingest(&self, event: Arc<Event>);
+
+    /// The broker failed in the background (a reader lost Redis); counted
+    /// and logged by the hub. The broker keeps retrying by itself.
+    fn failed(&self, error: &HubError);
+}
+
+/// An engine that carries events between publishers and hub nodes.
+pub trait Broker: Send + Sync + 'static {
+    /// The id of the newest event already published: where a node that
+    /// starts now begins (a resume from it replays nothing).
+    fn head(&self) -> BrokerFuture<'_, EventId>;
+
+    /// Hands every event after `after` to `sink`, in id order, until `stop`
+    /// is cancelled. Called once, from inside a tokio runtime.
+    fn start(
+        &self,
+        sink: Arc<dyn EventSink>,
+        after: EventId,
+        stop: CancellationToken,
+    ) -> Result<(), HubError>;
+
+    /// Assigns an id, records the event for replay and sends it on its way
+    /// to every node's sink (see [`Broker::delivery_lag`]).
+    fn publish(&self, event: NewEvent) -> BrokerFuture<'_, Accepted>;
+
+    /// Every event after `after` up to and including `upto` (an id this
+    /// node's sink has received), oldest first, or [`Replay::Gap`] when the
+    /// history cannot promise all of them or more than `max` were missed.
+    fn replay(&self, after: EventId, upto: EventId, max: usize) -> BrokerFuture<'_, Replay>;
+
+    /// The longest an event takes to reach this node's sink once `publish`
+    /// returned: the hub waits up to this long to report how many local
+    /// connections got an event, and before resuming a client who may have
+    /// seen newer events on another node. Zero when the sink is called
+    /// before `publish` returns.
+    fn delivery_lag(&self) -> Duration;
+
+    /// Upkeep, called by the hub every second (drop history past its age).
+    fn maintain(&self, now_ms: u64) -> BrokerFuture<'_, ()>;
+
+    /// Events held for replay, when known without a round trip (for stats).
+    fn retained(&self) -> Option<u64> {
+        None
+    }
+
+    /// Shares this node's report with the other nodes (every two seconds).
+    /// Single-node brokers have no one to tell.
+    fn report(&self, _node: &NodeReport) -> BrokerFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// The reports of every live node, or `None` for a single-node broker.
+    fn nodes(&self) -> BrokerFuture<'_, Option<Vec<NodeReport>>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}

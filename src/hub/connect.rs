@@ -1,0 +1,357 @@
+//! Opening, resuming and closing streams, and changing their topics.
+//!
+//! A new connection is registered under the head lock, so the id it
+//! resumes up to (`head`) and live delivery meet exactly: everything up to
+//! `head` comes from the broker's history, everything after it live.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use sse_protocol::events;
+
+use super::connection::{Connection, Frame, Queued, TopicSet};
+use super::core::Hub;
+use super::counters::Counters;
+use super::event_stream::{ConnectionGuard, EventStream};
+use super::queue::Queue;
+use crate::auth::Principal;
+use crate::broker::Replay;
+use crate::error::HubError;
+use crate::event::{unix_ms, ConnectionId, EventId, EventName, Topic, UserId};
+use crate::wire;
+
+/// What a new stream asks for.
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    /// The authenticated user.
+    pub principal: Principal,
+    /// Only these event types reach the connection (`None`: all).
+    pub filter: Option<HashSet<EventName>>,
+    /// Topics to start with.
+    pub topics: Vec<Topic>,
+    /// The client's session id, if it sent one.
+    pub session_id: Option<String>,
+    /// Free-form metadata for `{"metadata": ...}` targeting.
+    pub metadata: BTreeMap<String, String>,
+    /// The `Last-Event-ID` the client resumes from, as sent.
+    pub last_event_id: Option<String>,
+}
+
+impl ConnectRequest {
+    /// A plain request for `principal`: no filter, topics or resume.
+    pub fn new(principal: Principal) -> Self {
+        Self {
+            principal,
+            filter: None,
+            topics: Vec::new(),
+            session_id: None,
+            metadata: BTreeMap::new(),
+            last_event_id: None,
+        }
+    }
+}
+
+/// Where a new stream starts.
+#[derive(Debug, Clone)]
+enum Start {
+    /// No `Last-Event-ID`: live events only.
+    Fresh,
+    /// After this id: the missed events first.
+    After(EventId),
+    /// A `Last-Event-ID` that is not one of ours: a `reset`.
+    Unknown,
+}
+
+impl Start {
+    fn of(last_event_id: Option<&str>) -> Self {
+        match last_event_id {
+            None => Start::Fresh,
+            Some(s) => s.parse().map_or(Start::Unknown, Start::After),
+        }
+    }
+}
+
+/// What a stream opens with, after `connected`.
+enum Opening {
+    Live,
+    Replay(Vec<Arc<crate::event::Event>>),
+    Reset { requested: Option<String> },
+}
+
+/// Which of a user's connections a topic change applies to.
+#[derive(Debug, Clone, Copy)]
+pub enum Connections<'a> {
+    /// All of them.
+    All,
+    /// This one (it must be theirs).
+    One(&'a ConnectionId),
+}
+
+/// Subscribe or unsubscribe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicChange {
+    /// Add the topics.
+    Subscribe,
+    /// Remove the topics.
+    Unsubscribe,
+}
+
+impl Hub {
+    /// Opens a stream for `req`: checks the limits, registers the
+    /// connection and prepares the first frames (`connected` with the
+    /// `retry:` hint, then a `reset` or the replayed events).
+    pub async fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+        let start = Start::of(req.last_event_id.as_deref());
+        let requested = req.last_event_id.clone();
+        if let Start::After(after) = start {
+            // The client may have seen events (on another node) that this
+            // node has not delivered yet: let it catch up first.
+            self.caught_up(after).await;
+        }
+        let (guard, head) = self.register(req)?;
+        let opening = match start {
+            Start::Fresh => Opening::Live,
+            Start::Unknown => Opening::Reset { requested },
+            Start::After(after) => {
+                let max = self.inner.config.history_len;
+                match self.inner.broker.replay(after, head, max).await? {
+                    Replay::Events(events) => Opening::Replay(events),
+                    Replay::Gap => Opening::Reset { requested },
+                }
+            }
+        };
+        let resumed_from = match (&opening, &start) {
+            (Opening::Replay(_), Start::After(id)) => *id,
+            _ => head,
+        };
+        Ok(self.open_stream(guard, head, resumed_from, opening))
+    }
+
+    /// Checks the limits and registers the connection. Runs under the head
+    /// lock, so no event can slip between the resume point (`head`, which
+    /// it returns) and live delivery.
+    fn register(&self, req: ConnectRequest) -> Result<(ConnectionGuard, EventId), HubError> {
+        let cfg = &self.inner.config;
+        if self.is_shutting_down() {
+            return Err(HubError::ShuttingDown);
+        }
+        if req.topics.len() > cfg.max_topics_per_connection {
+            return Err(HubError::TooManyTopics(cfg.max_topics_per_connection));
+        }
+        let topics: HashSet<Topic> = req.topics.into_iter().collect();
+        let conn = Arc::new(Connection {
+            id: ConnectionId::random(),
+            user: req.principal.user.clone(),
+            role: req.principal.role,
+            session_id: req.session_id,
+            metadata: req.metadata,
+            filter: req.filter,
+            topics: parking_lot::RwLock::new(TopicSet::new(topics)),
+            queue: Queue::new(cfg.connection_queue),
+            connected_at: Instant::now(),
+            last_event_ms: AtomicU64::new(unix_ms()),
+            token_exp: Some(req.principal.exp),
+        });
+
+        let registry = &self.inner.registry;
+        let head = self.inner.head.lock();
+        if registry.len() >= cfg.max_connections {
+            Counters::add(&self.inner.counters.connections_rejected, 1);
+            return Err(HubError::TooManyConnections(cfg.max_connections));
+        }
+        if cfg.single_connection_per_user {
+            for old in registry.of_user(&conn.user) {
+                self.close_with(
+                    &old,
+                    events::CONNECTION_REPLACED,
+                    "a newer connection of this user took over",
+                );
+            }
+        } else if registry.count_of(&conn.user) >= cfg.max_connections_per_user {
+            Counters::add(&self.inner.counters.connections_rejected, 1);
+            return Err(HubError::TooManyUserConnections(
+                cfg.max_connections_per_user,
+            ));
+        }
+        registry.add(&conn);
+        let resume_upto = *head;
+        drop(head);
+        Counters::add(&self.inner.counters.connections_opened, 1);
+        tracing::info!(target: "sse_hub::connection.added", connection = %conn.id, user = %conn.user, "connection.added");
+        let guard = ConnectionGuard {
+            hub: self.clone(),
+            conn,
+        };
+        Ok((guard, resume_upto))
+    }
+
+    /// The stream of a registered connection: `connected` (whose id is
+    /// `resumed_from`), then a `reset` or the replay, then live frames.
+    fn open_stream(
+        &self,
+        guard: ConnectionGuard,
+        head: EventId,
+        resumed_from: EventId,
+        opening: Opening,
+    ) -> EventStream {
+        let cfg = &self.inner.config;
+        let conn = &guard.conn;
+        let mut first = VecDeque::new();
+        // The `connected` event carries the resume point as its id, so a
+        // client that drops before anything else arrives resumes correctly.
+        let hello = sse_protocol::Connected {
+            connection_id: conn.id.to_string(),
+            user_id: conn.user.to_string(),
+            last_event_id: resumed_from.to_string(),
+            retry: cfg.retry_ms,
+            heartbeat_ms: cfg.heartbeat_interval.as_millis() as u64,
+        };
+        let connected = control_frame(Some(resumed_from), events::CONNECTED, &hello);
+        first.push_back(wire::with_retry(cfg.retry_ms, &connected));
+        match opening {
+            Opening::Live => {}
+            Opening::Reset { requested } => {
+                Counters::add(&self.inner.counters.resets_sent, 1);
+                let body = sse_protocol::Reset {
+                    reason: "history no longer covers the requested id; refetch state".into(),
+                    requested,
+                    last_event_id: head.to_string(),
+                };
+                first.push_back(control_frame(Some(head), events::RESET, &body));
+            }
+            Opening::Replay(events) => {
+                let before = first.len();
+                first.extend(
+                    events
+                        .iter()
+                        .filter(|e| conn.is_targeted(&e.target) && self.allowed(conn, e))
+                        .map(|e| e.frame.clone()),
+                );
+                Counters::add(
+                    &self.inner.counters.replayed_events,
+                    (first.len() - before) as u64,
+                );
+            }
+        }
+        EventStream {
+            first,
+            done: false,
+            guard,
+        }
+    }
+
+    /// Called when a stream is dropped.
+    pub(super) fn unregister(&self, conn: &Arc<Connection>) {
+        self.inner.registry.remove(conn);
+        Counters::add(&self.inner.counters.connections_closed, 1);
+        tracing::info!(
+            target: "sse_hub::connection.removed",
+            connection = %conn.id,
+            user = %conn.user,
+            duration_ms = conn.connected_at.elapsed().as_millis() as u64,
+            "connection.removed"
+        );
+    }
+
+    /// Sends a final control event to `conn` and ends its stream; if its
+    /// queue is full it is cut at once.
+    pub(super) fn close_with(&self, conn: &Connection, event: &str, reason: &str) {
+        let closed = sse_protocol::Closed {
+            reason: reason.to_string(),
+        };
+        let frame = control_frame(None, event, &closed);
+        if conn.offer(Frame::Close(frame)) != Queued::Yes {
+            conn.queue.cut();
+        }
+    }
+
+    /// Disconnects one connection (admin action). False if it is unknown.
+    pub fn disconnect(&self, id: &ConnectionId) -> bool {
+        match self.connection(id) {
+            Some(conn) => {
+                self.close_with(
+                    &conn,
+                    events::CONNECTION_CLOSED,
+                    "closed by an administrator",
+                );
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The connection with this id, if open.
+    pub fn connection(&self, id: &ConnectionId) -> Option<Arc<Connection>> {
+        self.inner.registry.get(id)
+    }
+
+    /// The open connections of `user`.
+    pub fn connections_of(&self, user: &UserId) -> Vec<Arc<Connection>> {
+        self.inner.registry.of_user(user)
+    }
+
+    /// Adds or removes `topics` on `user`'s connections (all of them, or
+    /// one of theirs). All or nothing: if one connection would go over
+    /// the topic limit, none changes. Returns the connections changed.
+    pub fn set_topics(
+        &self,
+        user: &UserId,
+        which: Connections<'_>,
+        topics: &[Topic],
+        change: TopicChange,
+    ) -> Result<Vec<ConnectionId>, HubError> {
+        let targets = match which {
+            Connections::One(id) => {
+                let conn = self.connection(id).ok_or(HubError::UnknownConnection)?;
+                if conn.user != *user {
+                    return Err(HubError::NotYourConnection);
+                }
+                vec![conn]
+            }
+            Connections::All => self.connections_of(user),
+        };
+        let max = self.inner.config.max_topics_per_connection;
+        if change == TopicChange::Subscribe {
+            for conn in &targets {
+                let set = conn.topics.read();
+                let added = topics.iter().filter(|t| !set.contains(t)).count();
+                if set.len() + added > max {
+                    return Err(HubError::TooManyTopics(max));
+                }
+            }
+        }
+        let registry = &self.inner.registry;
+        let mut changed = Vec::with_capacity(targets.len());
+        for conn in &targets {
+            let mut set = conn.topics.write();
+            if set.is_closed() {
+                continue;
+            }
+            for t in topics {
+                match change {
+                    TopicChange::Subscribe if set.insert(t.clone()) => {
+                        registry.index_topic(t, conn)
+                    }
+                    TopicChange::Unsubscribe if set.remove(t) => registry.unindex_topic(t, conn),
+                    _ => {}
+                }
+            }
+            changed.push(conn.id.clone());
+        }
+        Ok(changed)
+    }
+}
+
+/// A frame of one of the hub's own events.
+pub(super) fn control_frame(
+    id: Option<EventId>,
+    name: &str,
+    data: &impl serde::Serialize,
+) -> Bytes {
+    let name = EventName::new(name).expect("control event names are valid");
+    let data = serde_json::to_string(data).expect("control payloads serialize");
+    wire::event_frame(id, Some(&name), &data)
+}

@@ -1,0 +1,32 @@
+//! Counters the hub keeps for `/api/sse/stats`, `/api/health` and `/metrics`.
+//! Plain relaxed atomics: they are read for reporting, never for decisions.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) events_published: AtomicU64,
+    pub(crate) events_delivered: AtomicU64,
+    pub(crate) dropped_events: AtomicU64,
+    pub(crate) slow_disconnects: AtomicU64,
+    pub(crate) connections_opened: AtomicU64,
+    pub(crate) connections_closed: AtomicU64,
+    pub(crate) connections_rejected: AtomicU64,
+    pub(crate) last_event_ms: AtomicU64,
+    pub(crate) events_per_second: AtomicU64,
+    pub(crate) deliveries_per_second: AtomicU64,
+    pub(crate) replayed_events: AtomicU64,
+    pub(crate) resets_sent: AtomicU64,
+    pub(crate) broker_errors: AtomicU64,
+    pub(crate) publish_failures: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}

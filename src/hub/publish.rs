@@ -1,0 +1,164 @@
+//! Events in and out: [`Hub::publish`] hands an event to the broker; the
+//! broker hands every event (from this node or another) back through the
+//! hub's one ingest path, which queues it to the local connections it
+//! targets and may reach.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+
+use serde::Serialize;
+
+use super::connection::{Connection, Queued};
+use super::core::{Hub, Inner};
+use super::counters::Counters;
+use crate::broker::EventSink;
+use crate::error::HubError;
+use crate::event::{Event, EventId, NewEvent};
+
+/// What a publish returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Published {
+    /// The event's id.
+    pub id: EventId,
+    /// Connections it was queued to on this node.
+    pub delivered: usize,
+    /// True when the idempotency key was seen before: nothing was sent.
+    pub duplicate: bool,
+}
+
+/// The hub as its broker sees it. Weak, so a broker's background reader
+/// does not keep a dropped hub alive.
+pub(super) struct Sink(pub(super) Weak<Inner>);
+
+impl EventSink for Sink {
+    fn ingest(&self, event: Arc<Event>) {
+        if let Some(inner) = self.0.upgrade() {
+            Hub { inner }.ingest(&event);
+        }
+    }
+
+    fn failed(&self, _error: &HubError) {
+        if let Some(inner) = self.0.upgrade() {
+            Counters::add(&inner.counters.broker_errors, 1);
+        }
+    }
+}
+
+impl Hub {
+    /// Hands `event` to the broker, which gives it an id, records it for
+    /// replay and delivers it to every node's matching connections. With
+    /// the memory broker this never waits.
+    pub async fn publish(&self, event: NewEvent) -> Result<Published, HubError> {
+        self.check(&event)?;
+        let accepted = match self.inner.broker.publish(event).await {
+            Ok(a) => a,
+            Err(e) => {
+                Counters::add(&self.inner.counters.publish_failures, 1);
+                return Err(e);
+            }
+        };
+        if accepted.duplicate {
+            return Ok(Published {
+                id: accepted.id,
+                delivered: 0,
+                duplicate: true,
+            });
+        }
+        self.caught_up(accepted.id).await;
+        let delivered = self.inner.recent.lock().find(accepted.id).unwrap_or(0);
+        Ok(Published {
+            id: accepted.id,
+            delivered,
+            duplicate: false,
+        })
+    }
+
+    /// The checks every publish passes first.
+    fn check(&self, new: &NewEvent) -> Result<(), HubError> {
+        let limit = self.inner.config.max_event_bytes;
+        if new.data.len() > limit {
+            return Err(HubError::PayloadTooLarge {
+                size: new.data.len(),
+                limit,
+            });
+        }
+        if let Some(k) = &new.dedup_key {
+            if k.is_empty() || k.len() > 256 || k.chars().any(char::is_control) {
+                return Err(HubError::invalid(
+                    "id",
+                    "must be 1-256 characters without control characters",
+                ));
+            }
+        }
+        if self.is_shutting_down() {
+            return Err(HubError::ShuttingDown);
+        }
+        Ok(())
+    }
+
+    /// Waits until this node delivered `id`, at most the broker's delivery
+    /// lag.
+    pub(super) async fn caught_up(&self, id: EventId) {
+        let limit = self.inner.delivery_lag;
+        if limit.is_zero() || *self.inner.delivered.borrow() >= id {
+            return;
+        }
+        let mut rx = self.inner.delivered.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|head| *head >= id)).await;
+    }
+
+    /// The one ingest path: an event from the broker, queued to the local
+    /// connections it targets.
+    fn ingest(&self, event: &Event) {
+        let mut head = self.inner.head.lock();
+        if event.id <= *head {
+            return;
+        }
+        *head = event.id;
+        let delivered = self.deliver(event);
+        drop(head);
+        self.inner.recent.lock().record(event.id, delivered);
+        if !self.inner.delivery_lag.is_zero() {
+            self.inner.delivered.send_replace(event.id);
+        }
+        let c = &self.inner.counters;
+        Counters::add(&c.events_published, 1);
+        Counters::add(&c.events_delivered, delivered as u64);
+        c.last_event_ms.store(event.published_ms, Ordering::Relaxed);
+        tracing::debug!(target: "sse_hub::event.published", id = %event.id, event = %event.name, delivered, "event.published");
+    }
+
+    /// Queues `event` to the local connections it targets; returns how many.
+    fn deliver(&self, event: &Event) -> usize {
+        let mut n = 0;
+        self.inner.registry.for_each_target(&event.target, |conn| {
+            if self.allowed(conn, event) && self.offer_to(conn, event) {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// Whether `conn` wants `event` and may see it (live and on replay).
+    pub(super) fn allowed(&self, conn: &Connection, event: &Event) -> bool {
+        conn.wants(&event.name) && self.inner.authorizer.allow(event, conn)
+    }
+
+    fn offer_to(&self, conn: &Connection, event: &Event) -> bool {
+        match conn.offer_event(event) {
+            Queued::Yes => true,
+            Queued::Overflow { dropped } => {
+                self.count_slow(conn, dropped);
+                false
+            }
+            Queued::Gone => false,
+        }
+    }
+
+    pub(super) fn count_slow(&self, conn: &Connection, dropped: usize) {
+        let c = &self.inner.counters;
+        Counters::add(&c.dropped_events, dropped as u64);
+        Counters::add(&c.slow_disconnects, 1);
+        tracing::info!(connection = %conn.id, user = %conn.user, "slow consumer disconnected: queue full");
+    }
+}
