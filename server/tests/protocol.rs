@@ -1,12 +1,15 @@
 //! The hub and the browser hook speak one vocabulary: every event type a
-//! real hub emits (each control event, each helper) is one the `use_sse`
-//! hook listens to by default, and the protocol lists no type the hub
-//! never emits. A new event in the hub without the protocol (or the hook)
-//! fails here; before the shared protocol, `connection.idle` did.
+//! real hub emits (each control event, each helper) is in the protocol,
+//! the protocol lists no type the hub never emits, and the hook's own
+//! stream parser reads each of those frames back as that event. A new
+//! event in the hub without the protocol fails here; before the shared
+//! protocol, `connection.idle` did (the hook, then on `EventSource`, did
+//! not listen to it).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use app::hook::parser::{Parsed, Parser};
 use futures_util::StreamExt;
 use serde_json::json;
 use sse_hub::{
@@ -33,19 +36,25 @@ async fn connect(hub: &Hub, who: Principal, last_event_id: Option<&str>) -> Even
     hub.connect(req).await.expect("stream opens")
 }
 
-/// The event names a stream carries until it ends or is quiet for `quiet`.
+/// The event types a stream carries until it ends or is quiet for `quiet`,
+/// as the browser hook's parser reads them.
 async fn names(stream: &mut EventStream, quiet: Duration, seen: &mut BTreeSet<String>) {
+    let mut parser = Parser::default();
+    let mut out = Vec::new();
     while let Ok(Some(Ok(frame))) = tokio::time::timeout(quiet, stream.next()).await {
-        for line in String::from_utf8_lossy(&frame).lines() {
-            if let Some(name) = line.strip_prefix("event: ") {
-                seen.insert(name.to_string());
+        parser
+            .feed(&frame, &mut out)
+            .expect("frames fit the parser");
+        for p in out.drain(..) {
+            if let Parsed::Event(m) = p {
+                seen.insert(m.event_type);
             }
         }
     }
 }
 
 #[tokio::test]
-async fn every_event_the_hub_emits_is_in_the_protocol_and_heard_by_the_hook() {
+async fn every_event_the_hub_emits_is_in_the_protocol_and_read_by_the_hook() {
     let mut seen = BTreeSet::new();
     let quiet = Duration::from_millis(300);
     let hub = Hub::new(HubConfig::default());
@@ -117,10 +126,42 @@ async fn every_event_the_hub_emits_is_in_the_protocol_and_heard_by_the_hook() {
         .map(|s| s.to_string())
         .collect();
     assert_eq!(seen, protocol, "what the hub emitted vs the protocol");
-    for name in &seen {
-        assert!(
-            app::hook::DEFAULT_EVENT_TYPES.contains(&name.as_str()),
-            "the hook does not listen to `{name}` by default"
-        );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// What the hub encodes, the hook's parser reads back: one event with
+    /// the id, type and data (line breaks as LF), however the bytes are
+    /// split on the way, with heartbeats around it.
+    #[test]
+    fn the_hook_parser_reads_back_what_the_hub_encodes(
+        data in "(?s).{0,200}",
+        name in "[a-zA-Z0-9._:-]{1,40}",
+        seq in 0u64..1_000_000,
+        cuts in proptest::collection::vec(0usize..400, 0..6),
+    ) {
+        let name = sse_hub::EventName::new(&name).unwrap();
+        let id = sse_hub::EventId::new(1_700_000_000_000, seq);
+        let mut bytes = sse_hub::wire::heartbeat_frame(1).to_vec();
+        bytes.extend_from_slice(&sse_hub::wire::event_frame(Some(id), Some(&name), &data));
+        bytes.extend_from_slice(&sse_hub::wire::heartbeat_frame(2));
+        let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut parser = Parser::default();
+        let mut out = Vec::new();
+        let mut start = 0;
+        for p in points.into_iter().chain([bytes.len()]) {
+            parser.feed(&bytes[start..p], &mut out).unwrap();
+            start = p;
+        }
+        proptest::prop_assert_eq!(out.len(), 1);
+        let Parsed::Event(m) = &out[0] else { panic!("not an event: {:?}", out[0]) };
+        proptest::prop_assert_eq!(&m.event_type, name.as_str());
+        let want_id = id.to_string();
+        proptest::prop_assert_eq!(m.id.as_deref(), Some(want_id.as_str()));
+        let expected = data.replace("\r\n", "\n").replace('\r', "\n");
+        proptest::prop_assert_eq!(&m.data, &expected);
     }
 }

@@ -1,0 +1,42 @@
+import { test, expect } from '@playwright/test';
+import { signIn } from './helpers';
+
+test('the stream carries the token in a header, never in the URL', async ({ page }) => {
+  const streams: { url: string; auth: string | undefined; lastEventId: string | undefined }[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/api/sse/stream')) {
+      const h = r.headers();
+      streams.push({ url: r.url(), auth: h['authorization'], lastEventId: h['last-event-id'] });
+    }
+  });
+  await page.goto('/sse-demo');
+  await signIn(page, 'headed');
+  expect(streams.length).toBeGreaterThan(0);
+  for (const s of streams) {
+    expect(s.url).not.toMatch(/[?&](token|lastEventId)=/);
+    expect(s.auth).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+  }
+  // Signing in again reconnects from the last id, sent as a header.
+  const before = streams.length;
+  await page.getByTestId('disconnect').click();
+  await expect(page.getByTestId('connection-state')).toHaveText('closed');
+  await page.getByTestId('connect').click();
+  await expect(page.getByTestId('connection-state')).toHaveText('open');
+  const resumed = streams.slice(before);
+  expect(resumed.length).toBeGreaterThan(0);
+  expect(resumed[resumed.length - 1].lastEventId).toMatch(/^\d+-\d+$/);
+});
+
+test('a "*" listener hears every event, even of a type the page has never heard of', async ({ page, request }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'curious');
+  const tok = await (await request.post('/api/auth/demo-token', { data: { userId: 'shop', role: 'publisher' } })).json();
+  const res = await request.post('/api/sse/publish', {
+    headers: { Authorization: `Bearer ${tok.token}` },
+    data: { event: 'order.shipped', data: { order: 17 }, target: { user: 'curious' } },
+  });
+  expect(res.status()).toBe(200);
+  const row = page.locator('[data-testid="event-log-item"][data-event="order.shipped"]');
+  await expect(row).toHaveCount(1);
+  await expect(row).toContainText('"order":17');
+});
