@@ -52,11 +52,11 @@ fn hub_with(
         let hub = Hub::new(config);
         let mut streams = Vec::with_capacity(n);
         for i in 0..n {
-            let mut req = ConnectRequest::new(Principal {
-                user: UserId::new(format!("u{}", i % 100)).unwrap(),
-                role: Role::User,
-                exp: u64::MAX / 2000,
-            });
+            let mut req = ConnectRequest::new(Principal::new(
+                UserId::new(format!("u{}", i % 100)).unwrap(),
+                Role::User,
+                u64::MAX / 2000,
+            ));
             if filtered && i % 2 == 0 {
                 req.filter = Some(HashSet::from([EventName::new("other").unwrap()]));
             }

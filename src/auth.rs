@@ -7,6 +7,7 @@
 //! signature. The API answers every failure with a 401 and a JSON body;
 //! permission checks (403) happen in the handlers, which know what is asked.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +15,15 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::access::pattern::{Grants, TopicPattern};
 use crate::event::{unix_ms, UserId};
 
-pub use sse_protocol::Role;
+pub use sse_protocol::{Role, TopicGrants};
+
+/// Most pairs in a token's `meta` claim, and their sizes.
+const MAX_META_PAIRS: usize = 16;
+const MAX_META_KEY: usize = 64;
+const MAX_META_VALUE: usize = 256;
 
 /// The claims the hub reads from a token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -34,6 +41,13 @@ pub struct Claims {
     /// Not valid before, unix seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
+    /// Topic grants (see [`TopicGrants`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<TopicGrants>,
+    /// Trusted connection metadata: string values the client cannot
+    /// change, for `{"metadata": ...}` targets (at most 16 pairs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<BTreeMap<String, String>>,
 }
 
 /// An authenticated caller.
@@ -45,9 +59,25 @@ pub struct Principal {
     pub role: Role,
     /// When their token expires, unix seconds.
     pub exp: u64,
+    /// Which topics they may hear and publish to (the `topics` claim).
+    pub grants: Grants,
+    /// Trusted metadata (the `meta` claim): set on their connections,
+    /// whatever the query string says.
+    pub meta: BTreeMap<String, String>,
 }
 
 impl Principal {
+    /// A caller with no grants and no trusted metadata.
+    pub fn new(user: UserId, role: Role, exp: u64) -> Self {
+        Self {
+            user,
+            role,
+            exp,
+            grants: Grants::default(),
+            meta: BTreeMap::new(),
+        }
+    }
+
     /// Whether the caller is an admin.
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
@@ -168,26 +198,64 @@ impl Auth {
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 other => AuthError::Invalid(format!("{other:?}")),
             })?;
-        let user = UserId::new(&data.claims.sub).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        let invalid = |e: crate::error::HubError| AuthError::Invalid(e.to_string());
+        let user = UserId::new(&claims.sub).map_err(invalid)?;
+        let topics = claims.topics.unwrap_or_default();
+        let grants = Grants {
+            subscribe: topics
+                .subscribe
+                .as_deref()
+                .map(TopicPattern::parse_all)
+                .transpose()
+                .map_err(invalid)?,
+            publish: topics
+                .publish
+                .as_deref()
+                .map(TopicPattern::parse_all)
+                .transpose()
+                .map_err(invalid)?,
+        };
+        let meta = claims.meta.unwrap_or_default();
+        let bad_meta = meta.len() > MAX_META_PAIRS
+            || meta.iter().any(|(k, v)| {
+                k.is_empty()
+                    || k.len() > MAX_META_KEY
+                    || v.len() > MAX_META_VALUE
+                    || k.chars().chain(v.chars()).any(char::is_control)
+            });
+        if bad_meta {
+            return Err(AuthError::Invalid(format!(
+                "`meta` takes at most {MAX_META_PAIRS} string pairs of {MAX_META_KEY}/{MAX_META_VALUE} bytes"
+            )));
+        }
         Ok(Principal {
             user,
-            role: data.claims.role.unwrap_or_default(),
-            exp: data.claims.exp,
+            role: claims.role.unwrap_or_default(),
+            exp: claims.exp,
+            grants,
+            meta,
         })
     }
 
     /// Signs a token for `user` with `role`, valid for `ttl`.
     pub fn issue(&self, user: &UserId, role: Role, ttl: Duration) -> Result<String, AuthError> {
-        let key = self.encoding.as_ref().ok_or(AuthError::CannotIssue)?;
         let now = unix_ms() / 1000;
-        let claims = Claims {
+        self.sign(&Claims {
             sub: user.to_string(),
             role: Some(role),
             exp: now + ttl.as_secs(),
             iat: Some(now),
             nbf: None,
-        };
-        jsonwebtoken::encode(&Header::new(self.algorithm), &claims, key)
+            topics: None,
+            meta: None,
+        })
+    }
+
+    /// Signs `claims` as they are.
+    pub fn sign(&self, claims: &Claims) -> Result<String, AuthError> {
+        let key = self.encoding.as_ref().ok_or(AuthError::CannotIssue)?;
+        jsonwebtoken::encode(&Header::new(self.algorithm), claims, key)
             .map_err(|e| AuthError::Invalid(e.to_string()))
     }
 }

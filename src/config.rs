@@ -38,7 +38,14 @@ pub struct HubConfig {
     /// Close a stream shortly before its token expires, with an
     /// `auth.expired` event, so the client fetches a new token.
     pub close_on_token_expiry: bool,
+    /// Metadata keys only a token's `meta` claim may set: a stream asking
+    /// for one in its query string is refused, so `{"metadata": ...}`
+    /// targets on these keys reach only connections whose token says so.
+    pub trusted_metadata_keys: Vec<String>,
 }
+
+/// The default [`HubConfig::trusted_metadata_keys`].
+pub const DEFAULT_TRUSTED_METADATA_KEYS: &[&str] = &["userId", "user", "role", "tenant"];
 
 impl Default for HubConfig {
     fn default() -> Self {
@@ -57,6 +64,10 @@ impl Default for HubConfig {
             max_filters_per_connection: 64,
             max_metadata_pairs: 16,
             close_on_token_expiry: true,
+            trusted_metadata_keys: DEFAULT_TRUSTED_METADATA_KEYS
+                .iter()
+                .map(|k| k.to_string())
+                .collect(),
         }
     }
 }

@@ -45,6 +45,20 @@ pub enum HubError {
     /// The broker behind the hub is unavailable.
     #[error("broker unavailable: {0}")]
     BrokerUnavailable(#[source] BrokerError),
+    /// The caller may not subscribe or publish to these topics.
+    #[error("not allowed on topic(s): {}", list(.0))]
+    TopicForbidden(Vec<crate::event::Topic>),
+    /// Metadata under a trusted key can only come from the token.
+    #[error("metadata key `{0}` is trusted: only the token's `meta` claim may set it")]
+    TrustedMetadata(String),
+}
+
+fn list(topics: &[crate::event::Topic]) -> String {
+    topics
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What failed when the broker was used: [`BrokerError`]'s message says

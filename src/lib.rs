@@ -34,6 +34,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod broker;
@@ -46,6 +47,7 @@ pub mod metrics;
 pub mod net;
 pub mod wire;
 
+pub use access::{ClaimsPolicy, TopicAuthorizer, TopicPattern, WebhookPolicy};
 pub use api::{router, Api, ApiError};
 pub use auth::{Auth, AuthError, Principal, Role};
 pub use broker::{Broker, BrokerConfig};

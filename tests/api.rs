@@ -666,7 +666,7 @@ async fn demo_token_and_demo_events() {
 #[tokio::test]
 async fn demo_tokens_can_be_turned_off() {
     let auth = sse_hub::Auth::hs256(SECRET);
-    let hub = sse_hub::Hub::new(HubConfig::default());
+    let hub = common::open_hub(HubConfig::default());
     let api = sse_hub::Api::new(hub, auth);
     let app = api.router().merge(api.demo_router(Default::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -104,11 +104,7 @@ async fn node(log: &Arc<Log>) -> Hub {
 }
 
 fn alice() -> Principal {
-    Principal {
-        user: UserId::new("alice").unwrap(),
-        role: Role::User,
-        exp: u64::MAX / 2000,
-    }
+    Principal::new(UserId::new("alice").unwrap(), Role::User, u64::MAX / 2000)
 }
 
 /// The next frame's `(id, event)` lines, as text.

@@ -230,6 +230,7 @@ async fn no_loss_under_random_reconnects_memory_broker() {
 async fn redis_node(redis: &RedisServer) -> TestServer {
     let auth = test_auth();
     let hub = Hub::builder(config())
+        .topic_authorizer(common::open_topics())
         .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
         .build()
         .await
@@ -257,6 +258,7 @@ async fn no_loss_across_two_redis_nodes_with_a_node_restart() {
             // ...and a fresh node joins from nothing but Redis.
             let auth = test_auth();
             let hub = Hub::builder(config())
+                .topic_authorizer(common::open_topics())
                 .broker(BrokerConfig::Redis(RedisOptions::new(redis_url)))
                 .build()
                 .await

@@ -389,7 +389,7 @@ async fn a_client_that_stops_reading_is_cut_and_others_keep_their_pace() {
 #[tokio::test]
 async fn axum_serve_with_the_stall_guard_listener_lets_go_of_a_stuck_reader() {
     let auth = test_auth();
-    let hub = sse_hub::Hub::new(small_queues());
+    let hub = common::open_hub(small_queues());
     stuck_reader_is_cut(serve_axum(hub, auth).await).await;
 }
 

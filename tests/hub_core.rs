@@ -7,11 +7,7 @@ use futures_util::StreamExt;
 use sse_hub::{ConnectRequest, Hub, HubConfig, NewEvent, Principal, Role, Target, UserId};
 
 fn principal(user: &str) -> Principal {
-    Principal {
-        user: UserId::new(user).unwrap(),
-        role: Role::User,
-        exp: u64::MAX / 2000,
-    }
+    Principal::new(UserId::new(user).unwrap(), Role::User, u64::MAX / 2000)
 }
 
 fn text(b: &Result<bytes::Bytes, sse_hub::Cut>) -> String {

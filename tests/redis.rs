@@ -211,6 +211,7 @@ async fn an_idempotency_key_holds_across_nodes() {
 async fn node_with(config: HubConfig, options: RedisOptions) -> TestServer {
     let auth = test_auth();
     let hub = Hub::builder(config)
+        .topic_authorizer(common::open_topics())
         .broker(BrokerConfig::Redis(options))
         .build()
         .await
@@ -265,6 +266,7 @@ async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
     assert!(redis.url().starts_with("rediss://"));
     // The system's trust store does not know the test CA.
     let untrusted = Hub::builder(HubConfig::default())
+        .topic_authorizer(common::open_topics())
         .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
         .build()
         .await;
@@ -300,6 +302,7 @@ async fn a_broker_failure_keeps_its_cause() {
         .unwrap()
         .port();
     let err = Hub::builder(HubConfig::default())
+        .topic_authorizer(common::open_topics())
         .broker(BrokerConfig::Redis(RedisOptions::new(format!(
             "redis://127.0.0.1:{port}/0"
         ))))

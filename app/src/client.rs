@@ -56,12 +56,33 @@ async fn decode<T: DeserializeOwned>(res: gloo_net::http::Response) -> Result<T,
         res.json::<T>().await.map_err(|e| e.to_string())
     } else {
         let status = res.status();
-        let msg = res
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-            .unwrap_or_else(|| "request failed".into());
-        Err(format!("{status}: {msg}"))
+        Err(match res.json::<sse_protocol::ErrorBody>().await {
+            Ok(e) => explain(status, &e),
+            Err(_) => format!("{status}: request failed"),
+        })
+    }
+}
+
+/// An API error in words for the dashboard: what was refused and why.
+pub fn explain(status: u16, e: &sse_protocol::ErrorBody) -> String {
+    match (e.code.as_str(), &e.topics) {
+        ("topic_forbidden", Some(topics)) => format!(
+            "{status}: not allowed on {} (no grant in your token and not public)",
+            topics.join(", ")
+        ),
+        _ => format!("{status}: {}", e.error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn topic_refusals_name_the_topics() {
+        let e = sse_protocol::ErrorBody {
+            error: "not allowed on topic(s): secret".into(),
+            code: "topic_forbidden".into(),
+            topics: Some(vec!["secret".into()]),
+        };
+        assert!(super::explain(403, &e).contains("not allowed on secret"));
     }
 }

@@ -40,3 +40,16 @@ test('a "*" listener hears every event, even of a type the page has never heard 
   await expect(row).toHaveCount(1);
   await expect(row).toContainText('"order":17');
 });
+
+test('a topic nothing grants is refused in words, and the public one works', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'outsider');
+  await page.getByTestId('topic-input').fill('secret');
+  await page.getByTestId('topic-subscribe').click();
+  await expect(page.getByTestId('topic-error')).toContainText('not allowed on secret');
+  await expect(page.getByTestId('topics-list')).not.toContainText('secret');
+  await page.getByTestId('topic-input').fill('news');
+  await page.getByTestId('topic-subscribe').click();
+  await expect(page.getByTestId('topics-list')).toHaveText('news');
+  await expect(page.getByTestId('topic-error')).toHaveText('');
+});

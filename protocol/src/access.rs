@@ -40,6 +40,47 @@ impl Role {
     }
 }
 
+/// The `topics` claim of a token: which topics its holder may hear and
+/// publish to. A pattern is an exact topic, a prefix ending in `*`
+/// (`orders.*` matches `orders.17`, not `orders`) or `*` alone; `{sub}`
+/// stands for the token's `sub`, taken literally. A missing list leaves
+/// the default rule (subscribe: public topics only; publish: whatever the
+/// role allows); an empty list allows nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicGrants {
+    /// Patterns of topics the holder may subscribe to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribe: Option<Vec<String>>,
+    /// Patterns of topics the holder may publish to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Vec<String>>,
+}
+
+/// What the hub POSTs to a `--subscribe-webhook` for topics the token does
+/// not grant: 2xx allows them all, 403 refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeCheck {
+    /// Who asks.
+    pub user_id: String,
+    /// The topics asked for that no grant covers.
+    pub topics: Vec<String>,
+}
+
+/// The body of every error the API returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// What went wrong, for people.
+    pub error: String,
+    /// What went wrong, for programs (`unauthorized`, `topic_forbidden`,
+    /// `trusted_metadata`, `rate_limited`...).
+    pub code: String,
+    /// With `topic_forbidden`: the topics refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<Vec<String>>,
+}
+
 /// Body of `POST /api/sse/subscribe` and `/unsubscribe`: topics to add to
 /// or remove from the caller's connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -139,6 +139,38 @@ pub struct Config {
     #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub shutdown_grace_secs: u64,
 
+    /// Topics any signed-in user may subscribe to without a grant in their
+    /// token: comma-separated patterns (`news`, `orders.*`, `*`). Empty by
+    /// default: then only tokens with a `topics.subscribe` grant (and
+    /// admins) subscribe to anything.
+    #[arg(
+        long,
+        env = "HUB_PUBLIC_TOPICS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub public_topics: Vec<String>,
+
+    /// Metadata keys only a token's `meta` claim may set; a stream asking
+    /// for one in its query string gets 400 `trusted_metadata`.
+    /// Replaces the default list.
+    #[arg(
+        long,
+        env = "HUB_TRUSTED_METADATA_KEYS",
+        default_value = "userId,user,role,tenant",
+        value_delimiter = ','
+    )]
+    pub trusted_metadata_keys: Vec<String>,
+
+    /// Ask this URL about topics no grant covers: the hub POSTs
+    /// `{userId, topics}`; 2xx allows, 403 (or no answer in time) refuses.
+    #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK")]
+    pub subscribe_webhook: Option<String>,
+
+    /// How long the subscribe webhook may take, in milliseconds.
+    #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK_TIMEOUT_MS", default_value_t = 2000)]
+    pub subscribe_webhook_timeout_ms: u64,
+
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -190,7 +222,39 @@ impl Config {
             history_len: self.history_len,
             history_max_age: Duration::from_secs(self.history_max_age_secs),
             max_event_bytes: self.max_event_bytes,
+            trusted_metadata_keys: self
+                .trusted_metadata_keys
+                .iter()
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
             ..sse_hub::HubConfig::default()
         }
+    }
+
+    /// Who may subscribe and publish to which topics, from these flags.
+    pub fn topic_policy(&self) -> anyhow::Result<Box<dyn sse_hub::TopicAuthorizer>> {
+        let public: Vec<&str> = self
+            .public_topics
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let public = sse_hub::TopicPattern::parse_all(&public)
+            .map_err(|e| anyhow::anyhow!("--public-topics: {e}"))?;
+        let claims = sse_hub::ClaimsPolicy::new().with_public_topics(public);
+        Ok(match &self.subscribe_webhook {
+            None => Box::new(claims),
+            Some(url) => {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    anyhow::bail!("--subscribe-webhook must be an http:// or https:// URL");
+                }
+                Box::new(sse_hub::WebhookPolicy::new(
+                    claims,
+                    url,
+                    Duration::from_millis(self.subscribe_webhook_timeout_ms.max(1)),
+                ))
+            }
+        })
     }
 }

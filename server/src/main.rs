@@ -102,6 +102,7 @@ async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
     loop {
         match Hub::builder(cfg.hub_config())
             .broker(broker.clone())
+            .topic_authorizer(cfg.topic_policy()?)
             .build()
             .await
         {

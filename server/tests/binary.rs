@@ -209,3 +209,97 @@ async fn demo_mode_is_off_unless_asked_for() {
         assert_eq!(res.status(), 404, "{path}");
     }
 }
+
+/// No log line ever holds a token: the binary at `--log trace` serves
+/// streams and requests with tokens in every accepted place, valid and
+/// not, and its whole log is searched for them.
+#[tokio::test]
+async fn no_log_line_contains_a_token() {
+    let secret = "log-test-secret-0123456789abcdef0123";
+    let log_path = std::env::temp_dir().join(format!("sse-hub-log-{}.txt", std::process::id()));
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--log", "trace", "--demo", "false"])
+        .args(["--jwt-secret", secret, "--public-topics", "news"])
+        .env_remove("HUB_DEMO")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("server binary starts");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("SSE hub ready: ")
+        .and_then(|u| u.strip_suffix("/sse-demo"))
+        .unwrap()
+        .to_string();
+    let auth = sse_hub::Auth::hs256(secret.as_bytes());
+    let user = sse_hub::UserId::new("log-user").unwrap();
+    let token = auth
+        .issue(&user, sse_hub::Role::Publisher, Duration::from_secs(600))
+        .unwrap();
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    let http = reqwest::Client::new();
+    // A stream per way of sending the token, each read to its first event.
+    let stream = format!("{base}/api/sse/stream?topics=news");
+    let requests = [
+        http.get(format!("{stream}&token={token}")),
+        http.get(&stream).bearer_auth(&token),
+        http.get(&stream).header("x-auth-token", &token),
+    ];
+    for req in requests {
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let mut events = res.bytes_stream().eventsource();
+        let first = events.next().await.unwrap().unwrap();
+        assert_eq!(first.event, "connected");
+    }
+    let publish = http
+        .post(format!("{base}/api/sse/publish?token={token}"))
+        .json(&json!({"event": "tick", "data": 1, "target": {"topic": "news"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publish.status(), 200);
+    // Refused tokens are not logged either.
+    for bad in [&forged, "not-a-jwt"] {
+        let res = http
+            .get(format!("{stream}&token={bad}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        let res = http.get(&stream).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    assert!(
+        text.contains("connection.added"),
+        "the log ran at trace level: {} bytes",
+        text.len()
+    );
+    // The signature is the secret part; the payload alone names the user.
+    let signature = token.rsplit('.').next().unwrap();
+    for (what, needle) in [
+        ("a token", token.as_str()),
+        ("a signature", signature),
+        ("a forged token", forged.as_str()),
+        ("a malformed token", "not-a-jwt"),
+    ] {
+        assert!(
+            !text.contains(needle),
+            "the log holds {what}: {}",
+            text.lines()
+                .find(|l| l.contains(needle))
+                .unwrap_or_default()
+        );
+    }
+}

@@ -21,11 +21,7 @@ fn user(id: &str) -> UserId {
 }
 
 fn principal(id: &str, role: Role, exp: u64) -> Principal {
-    Principal {
-        user: user(id),
-        role,
-        exp,
-    }
+    Principal::new(user(id), role, exp)
 }
 
 const FAR: u64 = u64::MAX / 2000;

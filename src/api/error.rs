@@ -5,6 +5,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use sse_protocol::ErrorBody;
+
 use crate::auth::AuthError;
 use crate::error::HubError;
 
@@ -79,6 +81,8 @@ impl ApiError {
                 HubError::BrokerUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
                 }
+                HubError::TopicForbidden(_) => (StatusCode::FORBIDDEN, "topic_forbidden"),
+                HubError::TrustedMetadata(_) => (StatusCode::BAD_REQUEST, "trusted_metadata"),
             },
         }
     }
@@ -108,7 +112,17 @@ impl From<JsonRejection> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let body = Json(serde_json::json!({ "error": self.to_string(), "code": code }));
+        let topics = match &self {
+            ApiError::Hub(HubError::TopicForbidden(t)) => {
+                Some(t.iter().map(|t| t.to_string()).collect())
+            }
+            _ => None,
+        };
+        let body = Json(ErrorBody {
+            error: self.to_string(),
+            code: code.to_string(),
+            topics,
+        });
         let mut res = (status, body).into_response();
         if let ApiError::RateLimited { retry_after, .. } = &self {
             // Whole seconds, rounded up: 0 would invite an instant retry.

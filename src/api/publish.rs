@@ -41,7 +41,7 @@ pub async fn publish(
     }
     let mut ev = NewEvent::json(body.event, &body.data, body.target);
     ev.dedup_key = body.id;
-    Ok(Json(hub.publish(ev).await?))
+    Ok(Json(hub.publish_as(&who, ev).await?))
 }
 
 async fn change(
@@ -69,7 +69,7 @@ async fn change(
         Some(id) => Connections::One(id),
         None => Connections::All,
     };
-    let changed = hub.set_topics(&who.user, which, &topics, change)?;
+    let changed = hub.set_topics(&who, which, &topics, change).await?;
     Ok(Json(json!({ "connections": changed, "topics": topics })))
 }
 

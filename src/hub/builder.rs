@@ -15,6 +15,7 @@ use super::core::{Hub, Inner, Recent};
 use super::counters::Counters;
 use super::publish::Sink;
 use super::registry::Registry;
+use crate::access::policy::{ClaimsPolicy, TopicAuthorizer};
 use crate::broker::{Broker, BrokerConfig, HistoryLimits, MemoryBroker, RedisBroker};
 use crate::config::HubConfig;
 use crate::error::HubError;
@@ -24,6 +25,7 @@ pub struct HubBuilder {
     config: HubConfig,
     broker: Engine,
     authorizer: Box<dyn EventAuthorizer>,
+    topics: Box<dyn TopicAuthorizer>,
 }
 
 /// Where the broker comes from.
@@ -55,13 +57,15 @@ impl Hub {
             .expect("a fresh memory broker starts")
     }
 
-    /// Starts building a hub with `config`, the memory broker and the
-    /// default authorizer ([`AudienceAuthorizer`]).
+    /// Starts building a hub with `config`, the memory broker, the default
+    /// event authorizer ([`AudienceAuthorizer`]) and topic policy
+    /// ([`ClaimsPolicy`]).
     pub fn builder(config: HubConfig) -> HubBuilder {
         HubBuilder {
             config,
             broker: Engine::Config(BrokerConfig::Memory),
             authorizer: Box::new(AudienceAuthorizer),
+            topics: Box::new(ClaimsPolicy::new()),
         }
     }
 }
@@ -86,6 +90,13 @@ impl HubBuilder {
         self
     }
 
+    /// Decides who may subscribe and publish to which topics. The default
+    /// is [`ClaimsPolicy::new`]: token grants and admins, no public topics.
+    pub fn topic_authorizer(mut self, policy: impl TopicAuthorizer) -> Self {
+        self.topics = Box::new(policy);
+        self
+    }
+
     /// Starts the broker (with Redis: checks that it answers and starts
     /// this node's reader) and, inside a tokio runtime, the hub's
     /// background work. With the memory broker this never waits.
@@ -107,6 +118,7 @@ impl HubBuilder {
             config: self.config,
             broker: broker.clone(),
             authorizer: self.authorizer,
+            topics: self.topics,
             node_id: format!("{:016x}", rand::random::<u64>()),
             epoch: head.epoch,
             head: Mutex::new(head),

@@ -100,10 +100,21 @@ pub enum TopicChange {
 }
 
 impl Hub {
-    /// Opens a stream for `req`: checks the limits, registers the
-    /// connection and prepares the first frames (`connected` with the
-    /// `retry:` hint, then a `reset` or the replayed events).
-    pub async fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+    /// Opens a stream for `req`: checks its topics against the topic policy
+    /// (all or nothing: [`HubError::TopicForbidden`] names the refused
+    /// ones) and its metadata against the trusted keys, checks the limits,
+    /// registers the connection and prepares the first frames (`connected`
+    /// with the `retry:` hint, then a `reset` or the replayed events).
+    pub async fn connect(&self, mut req: ConnectRequest) -> Result<EventStream, HubError> {
+        let trusted = &self.inner.config.trusted_metadata_keys;
+        if let Some(key) = req.metadata.keys().find(|k| trusted.contains(k)) {
+            return Err(HubError::TrustedMetadata(key.clone()));
+        }
+        // The token's metadata wins over anything the client sent.
+        let meta = req.principal.meta.clone();
+        req.metadata.extend(meta);
+        self.authorize_subscribe(&req.principal, &req.topics)
+            .await?;
         let start = Start::of(req.last_event_id.as_deref());
         let requested = req.last_event_id.clone();
         if let Start::After(after) = start {
@@ -293,16 +304,36 @@ impl Hub {
         self.inner.registry.of_user(user)
     }
 
-    /// Adds or removes `topics` on `user`'s connections (all of them, or
-    /// one of theirs). All or nothing: if one connection would go over
-    /// the topic limit, none changes. Returns the connections changed.
-    pub fn set_topics(
+    /// Refuses with [`HubError::TopicForbidden`] unless `who` may
+    /// subscribe to every one of `topics`.
+    async fn authorize_subscribe(&self, who: &Principal, topics: &[Topic]) -> Result<(), HubError> {
+        if topics.is_empty() {
+            return Ok(());
+        }
+        let refused = self.inner.topics.refuse_subscribe(who, topics).await;
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(HubError::TopicForbidden(refused))
+        }
+    }
+
+    /// Adds or removes `topics` on `who`'s connections (all of them, or
+    /// one of theirs). All or nothing: if the topic policy refuses one
+    /// topic, or one connection would go over the topic limit, none
+    /// changes. Unsubscribing is always allowed. Returns the connections
+    /// changed.
+    pub async fn set_topics(
         &self,
-        user: &UserId,
+        who: &Principal,
         which: Connections<'_>,
         topics: &[Topic],
         change: TopicChange,
     ) -> Result<Vec<ConnectionId>, HubError> {
+        if change == TopicChange::Subscribe {
+            self.authorize_subscribe(who, topics).await?;
+        }
+        let user = &who.user;
         let targets = match which {
             Connections::One(id) => {
                 let conn = self.connection(id).ok_or(HubError::UnknownConnection)?;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::authorizer::EventAuthorizer;
 use super::counters::Counters;
 use super::registry::Registry;
+use crate::access::policy::TopicAuthorizer;
 use crate::broker::Broker;
 use crate::config::HubConfig;
 use crate::event::EventId;
@@ -25,6 +26,9 @@ pub(super) struct Inner {
     /// Per-event authorization beyond targeting, a trait object so an
     /// embedder can plug in their own.
     pub(super) authorizer: Box<dyn EventAuthorizer>,
+    /// Who may subscribe and publish to which topics; asked before a
+    /// connection gets a topic, so delivery and replay never need to.
+    pub(super) topics: Box<dyn TopicAuthorizer>,
     /// This node's id in a cluster's reports and in logs.
     pub(super) node_id: String,
     pub(super) epoch: u64,

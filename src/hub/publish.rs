@@ -11,9 +11,10 @@ use serde::Serialize;
 use super::connection::{Connection, Queued};
 use super::core::{Hub, Inner};
 use super::counters::Counters;
+use crate::auth::Principal;
 use crate::broker::EventSink;
 use crate::error::HubError;
-use crate::event::{Event, EventId, NewEvent};
+use crate::event::{Event, EventId, NewEvent, Target};
 
 /// What a publish returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -71,6 +72,27 @@ impl Hub {
             delivered,
             duplicate: false,
         })
+    }
+
+    /// [`Hub::publish`] on behalf of `who`: an event for a topic needs the
+    /// topic policy's consent ([`HubError::TopicForbidden`] otherwise).
+    /// Whether `who` may publish at all (their role) is the caller's check.
+    pub async fn publish_as(
+        &self,
+        who: &Principal,
+        event: NewEvent,
+    ) -> Result<Published, HubError> {
+        if let Target::Topic(t) = &event.target {
+            let refused = self
+                .inner
+                .topics
+                .refuse_publish(who, std::slice::from_ref(t))
+                .await;
+            if !refused.is_empty() {
+                return Err(HubError::TopicForbidden(refused));
+            }
+        }
+        self.publish(event).await
     }
 
     /// The checks every publish passes first.

@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use eventsource_stream::{Event, EventStreamError, Eventsource};
+use futures_util::FutureExt;
 use futures_util::{Stream, StreamExt};
 use reqwest::StatusCode;
 use serde_json::Value;
-use sse_hub::{Auth, Hub, HubConfig, Role, UserId};
+use sse_hub::{Auth, ClaimsPolicy, Hub, HubConfig, Role, TopicPattern, UserId};
 
 pub const SECRET: &[u8] = b"test-secret-of-at-least-32-bytes!";
 
@@ -37,15 +38,32 @@ pub fn test_auth() -> Auth {
     Auth::hs256(SECRET).with_demo_tokens(true, Duration::from_secs(600))
 }
 
+/// A hub where every signed-in user may subscribe to every topic: the
+/// routing tests subscribe freely; `tests/topics.rs` tests the topic
+/// policy itself, starting from the binary's default (no public topics).
+pub fn open_hub(config: HubConfig) -> Hub {
+    Hub::builder(config)
+        .topic_authorizer(open_topics())
+        .build()
+        .now_or_never()
+        .expect("the memory broker starts at once")
+        .unwrap()
+}
+
+/// Every topic public.
+pub fn open_topics() -> ClaimsPolicy {
+    ClaimsPolicy::new().with_public_topics(vec![TopicPattern::parse("*").unwrap()])
+}
+
 pub async fn server_with(config: HubConfig) -> TestServer {
     let auth = test_auth();
-    serve(Hub::new(config), auth).await
+    serve(open_hub(config), auth).await
 }
 
 /// A server with the demo routes mounted, as the binary has in demo mode.
 pub async fn demo_server() -> TestServer {
     let auth = test_auth();
-    let hub = Hub::new(HubConfig::default());
+    let hub = open_hub(HubConfig::default());
     let api = sse_hub::Api::new(hub.clone(), auth.clone());
     let app = api.router().merge(api.demo_router(Default::default()));
     spawn_app(hub, auth, app, |listener, app| {
@@ -124,6 +142,35 @@ impl TestServer {
             .unwrap()
     }
 
+    /// A token with a `topics` claim and a `meta` claim.
+    pub fn token_with(
+        &self,
+        user: &str,
+        role: Role,
+        topics: Option<sse_hub::auth::TopicGrants>,
+        meta: &[(&str, &str)],
+    ) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        self.auth
+            .sign(&sse_hub::auth::Claims {
+                sub: user.into(),
+                role: Some(role),
+                exp: now + 600,
+                iat: Some(now),
+                nbf: None,
+                topics,
+                meta: (!meta.is_empty()).then(|| {
+                    meta.iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect()
+                }),
+            })
+            .unwrap()
+    }
+
     /// Opens a stream with `?query` (token added) and reads until `connected`.
     pub async fn connect(&self, user: &str, role: Role, query: &str) -> SseClient {
         let token = self.token(user, role);
@@ -193,6 +240,14 @@ pub struct SseClient {
     pub first_retry: Option<Duration>,
 }
 
+impl std::fmt::Debug for SseClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseClient")
+            .field("connected", &self.connected)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SseClient {
     /// Opens `url`; Err carries the status and JSON body of a refusal.
     pub async fn open(
@@ -200,7 +255,23 @@ impl SseClient {
         url: &str,
         last_event_id: Option<&str>,
     ) -> Result<SseClient, (StatusCode, Value)> {
-        let mut req = http.get(url);
+        Self::open_request(http.get(url), last_event_id).await
+    }
+
+    /// [`SseClient::open`] with the token in `Authorization: Bearer`.
+    pub async fn open_with_token(
+        http: &reqwest::Client,
+        url: &str,
+        token: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<SseClient, (StatusCode, Value)> {
+        Self::open_request(http.get(url).bearer_auth(token), last_event_id).await
+    }
+
+    async fn open_request(
+        mut req: reqwest::RequestBuilder,
+        last_event_id: Option<&str>,
+    ) -> Result<SseClient, (StatusCode, Value)> {
         if let Some(id) = last_event_id {
             req = req.header("Last-Event-ID", id);
         }

@@ -122,7 +122,7 @@ pub fn TopicControls(
                     if t.is_empty() { "no topics".to_string() } else { t.join(", ") }
                 }}
             </span>
-            <span class="error">{move || error.get()}</span>
+            <span class="error" data-testid="topic-error">{move || error.get()}</span>
         </div>
     }
     .into_any()

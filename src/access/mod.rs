@@ -1,0 +1,12 @@
+//! Who may hear what: topic patterns and grants ([`pattern`]), the
+//! [`TopicAuthorizer`] seam with the token-claims default ([`policy`]),
+//! and an HTTP endpoint of the application as a policy ([`webhook`]).
+//! Plain Rust and HTTP-client code; nothing here serves requests.
+
+pub mod pattern;
+pub mod policy;
+pub mod webhook;
+
+pub use self::pattern::{Grants, TopicPattern};
+pub use self::policy::{ClaimsPolicy, TopicAuthorizer, Verdict};
+pub use self::webhook::WebhookPolicy;
