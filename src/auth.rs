@@ -240,6 +240,17 @@ impl Auth {
 
     /// Signs a token for `user` with `role`, valid for `ttl`.
     pub fn issue(&self, user: &UserId, role: Role, ttl: Duration) -> Result<String, AuthError> {
+        self.issue_with_grants(user, role, ttl, None)
+    }
+
+    /// [`Auth::issue`] with a `topics` claim.
+    pub fn issue_with_grants(
+        &self,
+        user: &UserId,
+        role: Role,
+        ttl: Duration,
+        topics: Option<TopicGrants>,
+    ) -> Result<String, AuthError> {
         let now = unix_ms() / 1000;
         self.sign(&Claims {
             sub: user.to_string(),
@@ -247,7 +258,7 @@ impl Auth {
             exp: now + ttl.as_secs(),
             iat: Some(now),
             nbf: None,
-            topics: None,
+            topics,
             meta: None,
         })
     }

@@ -341,3 +341,94 @@ async fn a_webhook_that_is_down_means_refusal_not_a_hang() {
     assert_eq!(refused_topics(&body), vec!["ok.1"]);
     assert!(start.elapsed() < Duration::from_secs(3));
 }
+
+/// Every role × grant × topic through every entry point (stream open,
+/// subscribe, publish, replay) against the rule the README states.
+#[tokio::test]
+async fn the_whole_matrix_of_roles_grants_topics_and_entry_points() {
+    let s = server_public(&["news"]).await;
+    let roles = [Role::User, Role::Publisher, Role::Admin];
+    let grant_sets: [(&str, Option<TopicGrants>); 3] = [
+        ("no claim", None),
+        ("orders.*", grants(Some(&["orders.*"]), Some(&["orders.*"]))),
+        ("empty lists", grants(Some(&[]), Some(&[]))),
+    ];
+    let topics = ["orders.1", "billing", "news"];
+    let admin = s.token("matrix-admin", Role::Admin);
+    let mut checked = 0;
+    for role in roles {
+        for (gname, g) in &grant_sets {
+            let token = s.token_with("m", role, g.clone(), &[]);
+            let matches = |list: &Option<Vec<String>>, t: &str| {
+                list.as_ref().is_some_and(|l| {
+                    l.iter().any(|p| match p.strip_suffix('*') {
+                        Some(prefix) => t.starts_with(prefix) && t.len() > prefix.len(),
+                        None => p == t,
+                    })
+                })
+            };
+            for topic in topics {
+                let case = format!("{role:?} / {gname} / {topic}");
+                let sub_ok = role == Role::Admin
+                    || topic == "news"
+                    || matches(&g.as_ref().and_then(|g| g.subscribe.clone()), topic);
+                let pub_ok = match role {
+                    Role::Admin => true,
+                    Role::Publisher => match g.as_ref().and_then(|g| g.publish.clone()) {
+                        None => true,
+                        list => matches(&list, topic),
+                    },
+                    Role::User => false,
+                };
+                // Stream open.
+                let opened = open(&s, &token, &format!("topics={topic}")).await;
+                assert_eq!(opened.is_ok(), sub_ok, "open: {case}");
+                drop(opened);
+                // Subscribe later.
+                let c = open(&s, &token, "").await.unwrap();
+                let (st, _) = s
+                    .post(
+                        "/api/sse/subscribe",
+                        &token,
+                        json!({"topics": [topic], "connectionId": c.connection_id()}),
+                    )
+                    .await;
+                assert_eq!(st == StatusCode::OK, sub_ok, "subscribe: {case} ({st})");
+                drop(c);
+                // Publish.
+                let (st, _) = s
+                    .post(
+                        "/api/sse/publish",
+                        &token,
+                        json!({"event": "m", "data": 0, "target": {"topic": topic}}),
+                    )
+                    .await;
+                assert_eq!(st == StatusCode::OK, pub_ok, "publish: {case} ({st})");
+                // Replay: an event to the topic while away.
+                let head = open(&s, &admin, "").await.unwrap().connected["lastEventId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                s.publish("missed", json!(topic), json!({"topic": topic}))
+                    .await;
+                let url = s.url(&format!("/api/sse/stream?topics={topic}"));
+                match SseClient::open_with_token(&s.http, &url, &token, Some(&head)).await {
+                    Ok(mut c) => {
+                        assert!(sub_ok, "replay opened: {case}");
+                        let e = c.next().await;
+                        assert_eq!(
+                            (e.event.as_str(), e.data),
+                            ("missed", format!("\"{topic}\""))
+                        );
+                    }
+                    Err((st, _)) => {
+                        assert!(!sub_ok, "replay refused: {case}");
+                        assert_eq!(st, StatusCode::FORBIDDEN);
+                    }
+                }
+                checked += 4;
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 3 * 3 * 4);
+}

@@ -13,7 +13,6 @@ export function startHub(port: number, secret: string, extra: string[] = []): Ch
     '--jwt-secret', secret,
     ...demo,
     '--demo-tick-ms', '0',
-    '--public-topics', 'news,demo.*',
     '--log', 'warn',
     ...extra,
   ], { stdio: 'ignore' });

@@ -44,6 +44,7 @@ test('a "*" listener hears every event, even of a type the page has never heard 
 test('a topic nothing grants is refused in words, and the public one works', async ({ page }) => {
   await page.goto('/sse-demo');
   await signIn(page, 'outsider');
+  await expect(page.getByTestId('topic-grants')).toHaveText('You may subscribe to: news, demo.*, user.outsider.*');
   await page.getByTestId('topic-input').fill('secret');
   await page.getByTestId('topic-subscribe').click();
   await expect(page.getByTestId('topic-error')).toContainText('not allowed on secret');
@@ -52,4 +53,33 @@ test('a topic nothing grants is refused in words, and the public one works', asy
   await page.getByTestId('topic-subscribe').click();
   await expect(page.getByTestId('topics-list')).toHaveText('news');
   await expect(page.getByTestId('topic-error')).toHaveText('');
+});
+
+test('no request the dashboard makes carries the token in its URL', async ({ page }) => {
+  const urls: string[] = [];
+  const tokens: string[] = [];
+  page.on('request', (r) => urls.push(r.url()));
+  page.on('response', async (r) => {
+    if (r.url().endsWith('/api/auth/demo-token') && r.ok()) tokens.push((await r.json()).token);
+  });
+  await page.goto('/sse-demo');
+  await signIn(page, 'watcher', 'admin');
+  await page.getByTestId('topic-input').fill('news');
+  await page.getByTestId('topic-subscribe').click();
+  await expect(page.getByTestId('topics-list')).toHaveText('news');
+  await page.getByTestId('send-message').fill('hello');
+  await page.getByTestId('send-broadcast').click();
+  await expect(page.getByTestId('send-result')).toContainText('delivered');
+  await page.getByTestId('disconnect').click();
+  await page.getByTestId('connect').click();
+  await expect(page.getByTestId('connection-state')).toHaveText('open');
+  await page.waitForTimeout(1500); // stats polling and the rest
+  expect(tokens.length).toBeGreaterThan(0);
+  expect(urls.length).toBeGreaterThan(5);
+  for (const url of urls) {
+    for (const token of tokens) {
+      expect(url).not.toContain(token);
+      expect(url).not.toContain(token.split('.')[2]);
+    }
+  }
 });

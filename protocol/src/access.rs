@@ -116,6 +116,9 @@ pub struct DemoToken {
     pub role: Role,
     /// Unix seconds when it expires.
     pub expires_at: u64,
+    /// The topics it grants (none for admins, who may use every topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<TopicGrants>,
 }
 
 /// What the dashboard's send panel can trigger.

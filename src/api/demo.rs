@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::extract::ApiJson;
 use super::rate::{Rate, RateLimiter};
 use super::state::Api;
-use crate::auth::{Auth, Principal};
+use crate::auth::{Auth, Principal, Role, TopicGrants};
 use crate::event::{unix_ms, UserId};
 use crate::helpers::{ChangeAction, Level};
 use crate::hub::Hub;
@@ -115,6 +115,30 @@ fn limited(wait: Duration) -> ApiError {
     }
 }
 
+/// Topics every demo user may subscribe to.
+pub const DEMO_SUBSCRIBE: &[&str] = &["news", "demo.*", "user.{sub}.*"];
+
+/// Topics demo publishers may publish to.
+pub const DEMO_PUBLISH: &[&str] = &["news", "demo.*"];
+
+/// What a demo token grants: users hear the demo topics and their own
+/// `user.<id>.*`; publishers also publish to the demo topics; admins need
+/// no grant (they may use every topic).
+pub fn demo_grants(role: Role) -> Option<TopicGrants> {
+    let list = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect());
+    match role {
+        Role::Admin => None,
+        Role::Publisher => Some(TopicGrants {
+            subscribe: list(DEMO_SUBSCRIBE),
+            publish: list(DEMO_PUBLISH),
+        }),
+        Role::User => Some(TopicGrants {
+            subscribe: list(DEMO_SUBSCRIBE),
+            publish: None,
+        }),
+    }
+}
+
 /// `POST /api/auth/demo-token`.
 pub async fn demo_token(
     State(state): State<DemoState>,
@@ -139,14 +163,16 @@ pub async fn demo_token(
         ));
     };
     let ttl = auth.demo_token_ttl();
+    let topics = demo_grants(body.role);
     let token = auth
-        .issue(&user, body.role, ttl)
+        .issue_with_grants(&user, body.role, ttl, topics.clone())
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     Ok(Json(DemoToken {
         token,
         user_id: user.to_string(),
         role: body.role,
         expires_at: unix_ms() / 1000 + ttl.as_secs(),
+        topics,
     }))
 }
 

@@ -78,7 +78,25 @@ pub fn TopicControls(
     #[prop(into)] token: Signal<Option<String>>,
     #[prop(into)] connection_id: Signal<Option<String>>,
     topics: RwSignal<Vec<String>>,
+    /// Who is signed in, and what their token grants (`None`: every topic).
+    #[prop(into)]
+    user: Signal<Option<String>>,
+    #[prop(into)] grants: Signal<Option<sse_protocol::TopicGrants>>,
 ) -> impl IntoView {
+    let allowed = move || match (user.get(), grants.get()) {
+        (None, _) => String::new(),
+        (Some(_), None) => "You may subscribe to every topic (admin).".to_string(),
+        (Some(u), Some(g)) => match g.subscribe {
+            Some(list) if !list.is_empty() => format!(
+                "You may subscribe to: {}",
+                list.iter()
+                    .map(|p| p.replace("{sub}", &u))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => "Your token grants no topics.".to_string(),
+        },
+    };
     let input = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
     let change = move |subscribe: bool| {
@@ -123,6 +141,7 @@ pub fn TopicControls(
                 }}
             </span>
             <span class="error" data-testid="topic-error">{move || error.get()}</span>
+            <p class="muted" data-testid="topic-grants">{allowed}</p>
         </div>
     }
     .into_any()

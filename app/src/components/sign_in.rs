@@ -15,6 +15,8 @@ pub struct Session {
     pub user: RwSignal<Option<String>>,
     /// `user`, `publisher` or `admin`.
     pub role: RwSignal<String>,
+    /// The topics the token grants (`None` for admins: every topic).
+    pub grants: RwSignal<Option<sse_protocol::TopicGrants>>,
 }
 
 impl Session {
@@ -24,6 +26,7 @@ impl Session {
             token: RwSignal::new(None),
             user: RwSignal::new(None),
             role: RwSignal::new("user".into()),
+            grants: RwSignal::new(None),
         }
     }
 
@@ -44,6 +47,7 @@ impl Session {
         self.token.set(Some(t.token));
         self.user.set(Some(t.user_id));
         self.role.set(t.role.as_str().to_string());
+        self.grants.set(t.topics);
         Ok(())
     }
 }

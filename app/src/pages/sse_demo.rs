@@ -242,7 +242,7 @@ pub fn SseDemoPage() -> impl IntoView {
                             <button type="button" on:click=move |_| disconnect() data-testid="disconnect">"Disconnect"</button>
                         </div>
                         <EventFilter selected=filter on_change=reconnect/>
-                        <TopicControls token=session.token connection_id=feed.connection_id topics=topics/>
+                        <TopicControls token=session.token connection_id=feed.connection_id topics=topics user=session.user grants=session.grants/>
                     </section>
                     <SendPanel token=session.token/>
                 </div>
