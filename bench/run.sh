@@ -89,7 +89,9 @@ done
 
 criterion=$(cargo bench -p sse-hub --bench hot_paths -- --noplot 2>/dev/null | grep -E "^(encode|fan_out)|time:|thrpt:" || true)
 
-python3 - "$results" "$criterion" > bench/RESULTS.md <<'PY'
+histmem=$(cargo bench -p sse-hub --bench history_memory 2>/dev/null | grep -E "^history/" || true)
+
+python3 - "$results" "$criterion" "$histmem" > bench/RESULTS.md <<'PY'
 import json, platform, re, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 # Keep each criterion benchmark's own numbers, not the comparison with
@@ -158,5 +160,9 @@ lost = sum(r["loss"] for r in rows)
 print(f"| zero loss in every run | {lost} lost over {len(rows)} runs | {verdict(lost == 0)} |")
 print("\n## Criterion micro-benchmarks (`cargo bench -p sse-hub --bench hot_paths`)\n")
 print("```\n" + criterion.strip() + "\n```")
+print("\n## History memory (`cargo bench -p sse-hub --bench history_memory`)\n")
+print("Heap bytes the memory broker's per-channel history holds, counted by allocator: per retained event "
+      "(256-byte payload, one channel) and per channel (a user channel holding one event, minus that event).\n")
+print("```\n" + sys.argv[3].strip() + "\n```")
 PY
 cat bench/RESULTS.md

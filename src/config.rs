@@ -23,8 +23,11 @@ pub struct HubConfig {
     pub idle_timeout: Option<Duration>,
     /// The `retry:` hint sent when a stream opens, in milliseconds.
     pub retry_ms: u64,
-    /// Events kept for `Last-Event-ID` replay.
+    /// Events kept for `Last-Event-ID` replay, per channel (everyone, each
+    /// user, each topic).
     pub history_len: usize,
+    /// Most history channels kept; beyond, the stalest are dropped.
+    pub history_max_channels: usize,
     /// Age after which an event leaves the replay history.
     pub history_max_age: Duration,
     /// Largest `data` payload of one event, in bytes (413 beyond).
@@ -58,6 +61,7 @@ impl Default for HubConfig {
             idle_timeout: None,
             retry_ms: 3000,
             history_len: 10_000,
+            history_max_channels: 100_000,
             history_max_age: Duration::from_secs(3600),
             max_event_bytes: 64 * 1024,
             max_topics_per_connection: 64,

@@ -48,6 +48,9 @@ pub enum HubError {
     /// The caller may not subscribe or publish to these topics.
     #[error("not allowed on topic(s): {}", list(.0))]
     TopicForbidden(Vec<crate::event::Topic>),
+    /// The caller may not do this (a reason for people).
+    #[error("{0}")]
+    NotAllowed(String),
     /// Metadata under a trusted key can only come from the token.
     #[error("metadata key `{0}` is trusted: only the token's `meta` claim may set it")]
     TrustedMetadata(String),

@@ -24,6 +24,32 @@ pub fn published(id: EventId, new: NewEvent, published_ms: u64) -> Event {
     }
 }
 
+/// The `data` of an encoded event frame, as a client would read it
+/// (its `data:` lines joined with LF).
+pub fn data_of(frame: &[u8]) -> String {
+    let text = String::from_utf8_lossy(frame);
+    let mut out: Option<String> = None;
+    for line in text.split('\n') {
+        if let Some(d) = line.strip_prefix("data:") {
+            let d = d.strip_prefix(' ').unwrap_or(d);
+            match &mut out {
+                Some(o) => {
+                    o.push('\n');
+                    o.push_str(d);
+                }
+                None => out = Some(d.to_string()),
+            }
+        }
+    }
+    out.unwrap_or_default()
+}
+
+/// A frame that only sets the client's last event id (no event is
+/// dispatched for it).
+pub fn id_frame(id: EventId) -> Bytes {
+    Bytes::from(format!("id: {id}\n\n"))
+}
+
 /// Encodes one event frame. `id` and `name` are optional, as in the spec.
 pub fn event_frame(id: Option<EventId>, name: Option<&EventName>, data: &str) -> Bytes {
     let mut buf = BytesMut::with_capacity(data.len() + 64);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use sse_hub::broker::{Accepted, Broker, BrokerFuture, EventSink, Replay};
+use sse_hub::broker::{Accepted, Broker, BrokerFuture, Channel, EventSink, Replay};
 use sse_hub::{
     wire, ConnectRequest, Event, EventId, EventStream, Hub, HubConfig, NewEvent, Principal, Role,
     Target, UserId,
@@ -76,14 +76,42 @@ impl Broker for Bus {
         })))
     }
 
-    fn replay(&self, after: EventId, upto: EventId, _max: usize) -> BrokerFuture<'_, Replay> {
+    fn replay<'a>(
+        &'a self,
+        after: EventId,
+        upto: EventId,
+        channels: &'a [Channel],
+        _max: usize,
+    ) -> BrokerFuture<'a, Replay> {
         let events = self.0.events.lock();
         let replay = if after.epoch != 1 || after > upto {
             Replay::Gap
         } else {
-            Replay::Events(events[after.seq as usize..upto.seq as usize].to_vec())
+            Replay::Events(
+                events[after.seq as usize..upto.seq as usize]
+                    .iter()
+                    .filter(|e| in_any(e, channels))
+                    .cloned()
+                    .collect(),
+            )
         };
         Box::pin(std::future::ready(Ok(replay)))
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channels: &'a [Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> BrokerFuture<'a, Vec<Arc<Event>>> {
+        let events = self.0.events.lock();
+        let mut out: Vec<_> = events[..upto.seq as usize]
+            .iter()
+            .filter(|e| in_any(e, channels))
+            .cloned()
+            .collect();
+        out.drain(..out.len().saturating_sub(limit));
+        Box::pin(std::future::ready(Ok(out)))
     }
 
     fn delivery_lag(&self) -> Duration {
@@ -93,6 +121,13 @@ impl Broker for Bus {
     fn maintain(&self, _now_ms: u64) -> BrokerFuture<'_, ()> {
         Box::pin(std::future::ready(Ok(())))
     }
+}
+
+/// Whether `e` is kept in one of `channels`.
+fn in_any(e: &Event, channels: &[Channel]) -> bool {
+    Channel::of_target(&e.target)
+        .iter()
+        .any(|c| channels.contains(c))
 }
 
 async fn node(log: &Arc<Log>) -> Hub {

@@ -153,3 +153,24 @@ pub struct ClusterStats {
     /// Sum of the nodes' user counts (a user on two nodes counts twice).
     pub user_count: u64,
 }
+
+/// One event as the history API returns it.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct HistoryEvent {
+    /// Its id (what `Last-Event-ID` takes).
+    pub id: String,
+    /// Its type.
+    pub event: String,
+    /// Its `data`, as a stream would deliver it.
+    pub data: String,
+}
+
+/// `GET /api/sse/history`: the newest events of a channel, oldest first.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The events.
+    pub events: Vec<HistoryEvent>,
+    /// The newest id this node had delivered when it answered: open a
+    /// stream with it as `Last-Event-ID` to continue without a gap.
+    pub head: String,
+}

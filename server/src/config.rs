@@ -113,9 +113,15 @@ pub struct Config {
     #[arg(long, env = "HUB_RETRY_MS", default_value_t = 3000)]
     pub retry_ms: u64,
 
-    /// Events kept for Last-Event-ID replay.
+    /// Events kept for Last-Event-ID replay, per channel (everyone, each
+    /// user, each topic).
     #[arg(long, env = "HUB_HISTORY_LEN", default_value_t = 10_000)]
     pub history_len: usize,
+
+    /// Most history channels kept (everyone, each user, each topic with
+    /// events); beyond, the stalest tenth is dropped.
+    #[arg(long, env = "HUB_HISTORY_MAX_CHANNELS", default_value_t = 100_000)]
+    pub history_max_channels: usize,
 
     /// Oldest event kept for replay, in seconds.
     #[arg(long, env = "HUB_HISTORY_MAX_AGE_SECS", default_value_t = 3600)]
@@ -220,6 +226,7 @@ impl Config {
                 .then(|| Duration::from_secs(self.idle_timeout_secs)),
             retry_ms: self.retry_ms,
             history_len: self.history_len,
+            history_max_channels: self.history_max_channels.max(1),
             history_max_age: Duration::from_secs(self.history_max_age_secs),
             max_event_bytes: self.max_event_bytes,
             trusted_metadata_keys: self

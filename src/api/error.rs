@@ -82,6 +82,7 @@ impl ApiError {
                     (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
                 }
                 HubError::TopicForbidden(_) => (StatusCode::FORBIDDEN, "topic_forbidden"),
+                HubError::NotAllowed(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 HubError::TrustedMetadata(_) => (StatusCode::BAD_REQUEST, "trusted_metadata"),
             },
         }

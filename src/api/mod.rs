@@ -9,6 +9,7 @@
 //! | `GET /api/sse/stream` | any user | the SSE stream |
 //! | `POST /api/sse/subscribe`, `/unsubscribe` | any user | topics of own connections |
 //! | `POST /api/sse/publish` | admin, publisher | publish an event |
+//! | `GET /api/sse/history` | any user | newest events of a topic or of oneself |
 //! | `GET /api/sse/stats` | admin | connection stats |
 //! | `DELETE /api/sse/connections/{id}` | admin | disconnect one |
 //! | `GET /api/health`, `GET /metrics` | anyone | health, Prometheus |
@@ -20,6 +21,7 @@ mod admin;
 pub mod demo;
 mod error;
 mod extract;
+mod history;
 mod publish;
 mod rate;
 mod state;
@@ -59,6 +61,7 @@ impl Api {
             .route("/api/sse/subscribe", post(publish::subscribe))
             .route("/api/sse/unsubscribe", post(publish::unsubscribe))
             .route("/api/sse/publish", post(publish::publish))
+            .route("/api/sse/history", get(history::history))
             .route("/api/sse/stats", get(admin::stats))
             .route("/api/sse/connections/{id}", delete(admin::disconnect))
             .route("/api/health", get(admin::health))

@@ -31,6 +31,8 @@ pub struct StreamQuery {
     pub session_id: Option<String>,
     /// `lastEventId=` (the header wins when both are sent).
     pub last_event_id: Option<String>,
+    /// `rewind=N`: start with the newest N events of the topics.
+    pub rewind: usize,
     /// Every other parameter.
     pub metadata: BTreeMap<String, String>,
 }
@@ -70,6 +72,18 @@ pub fn parse_stream_query(query: &str, cfg: &HubConfig) -> Result<StreamQuery, A
             }
             "sessionId" => q.session_id = Some(bounded("sessionId", &v, MAX_META_VALUE)?),
             "lastEventId" => q.last_event_id = Some(v.chars().take(MAX_RESUME_ID + 1).collect()),
+            "rewind" => {
+                q.rewind = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= crate::hub::MAX_REWIND)
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!(
+                            "rewind must be a number of events from 0 to {}",
+                            crate::hub::MAX_REWIND
+                        ))
+                    })?
+            }
             key => {
                 bounded("metadata key", key, MAX_META_KEY)?;
                 let value = bounded("metadata value", &v, MAX_META_VALUE)?;
@@ -115,6 +129,7 @@ pub async fn stream(
             session_id: q.session_id,
             metadata: q.metadata,
             last_event_id,
+            rewind: q.rewind,
         })
         .await?;
     // A cut connection ends with an error, so hyper drops the socket

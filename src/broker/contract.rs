@@ -10,16 +10,19 @@ use std::time::Duration;
 use sse_protocol::NodeReport;
 use tokio_util::sync::CancellationToken;
 
+pub use super::channel::Channel;
 use crate::error::HubError;
 use crate::event::{Event, EventId, NewEvent};
 
-/// How much history a broker keeps for replay.
+/// How much history a broker keeps for replay, per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HistoryLimits {
-    /// Most events kept.
+    /// Most events kept per channel.
     pub len: usize,
     /// Age after which an event is dropped.
     pub max_age: Duration,
+    /// Most channels kept; beyond, the stalest are dropped.
+    pub max_channels: usize,
 }
 
 /// What a broker's future resolves to.
@@ -75,10 +78,26 @@ pub trait Broker: Send + Sync + 'static {
     /// to every node's sink (see [`Broker::delivery_lag`]).
     fn publish(&self, event: NewEvent) -> BrokerFuture<'_, Accepted>;
 
-    /// Every event after `after` up to and including `upto` (an id this
-    /// node's sink has received), oldest first, or [`Replay::Gap`] when the
-    /// history cannot promise all of them or more than `max` were missed.
-    fn replay(&self, after: EventId, upto: EventId, max: usize) -> BrokerFuture<'_, Replay>;
+    /// Every event of `channels` after `after` up to and including `upto`
+    /// (an id this node's sink has received), merged oldest first, or
+    /// [`Replay::Gap`] when the history cannot promise all of them (a
+    /// channel evicted one) or more than `max` were missed.
+    fn replay<'a>(
+        &'a self,
+        after: EventId,
+        upto: EventId,
+        channels: &'a [Channel],
+        max: usize,
+    ) -> BrokerFuture<'a, Replay>;
+
+    /// The newest `limit` events of `channels` up to and including `upto`,
+    /// merged oldest first (for `?rewind=` and the history API).
+    fn recent<'a>(
+        &'a self,
+        channels: &'a [Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> BrokerFuture<'a, Vec<Arc<Event>>>;
 
     /// The longest an event takes to reach this node's sink once `publish`
     /// returned: the hub waits up to this long to report how many local

@@ -11,10 +11,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{Accepted, Broker, BrokerFuture, EventSink, HistoryLimits, Replay};
+use super::contract::{Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Replay};
 use super::history::History;
 use crate::error::{BrokerError, HubError};
-use crate::event::{unix_ms, EventId, NewEvent};
+use crate::event::{unix_ms, Event, EventId, NewEvent};
 use crate::wire;
 
 /// One node's broker (see the module docs).
@@ -46,7 +46,7 @@ impl MemoryBroker {
         Self {
             state: Mutex::new(State {
                 head: EventId::new(unix_ms(), 0),
-                history: History::new(limits.len, limits.max_age),
+                history: History::new(limits.len, limits.max_age, limits.max_channels),
             }),
             sink: OnceLock::new(),
         }
@@ -101,10 +101,26 @@ impl Broker for MemoryBroker {
         Box::pin(std::future::ready(self.publish_now(event)))
     }
 
-    fn replay(&self, after: EventId, upto: EventId, _max: usize) -> BrokerFuture<'_, Replay> {
-        // The history's own length is the bound.
-        let replay = self.state.lock().history.since(after, upto);
+    fn replay<'a>(
+        &'a self,
+        after: EventId,
+        upto: EventId,
+        channels: &'a [Channel],
+        _max: usize,
+    ) -> BrokerFuture<'a, Replay> {
+        // Each channel's length is the bound.
+        let replay = self.state.lock().history.since(after, upto, channels);
         Box::pin(std::future::ready(Ok(replay)))
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channels: &'a [Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> BrokerFuture<'a, Vec<Arc<Event>>> {
+        let events = self.state.lock().history.recent(channels, upto, limit);
+        Box::pin(std::future::ready(Ok(events)))
     }
 
     fn delivery_lag(&self) -> Duration {

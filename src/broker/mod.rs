@@ -19,12 +19,15 @@
 //!   replay history, so a client resumes on any node, and after every node
 //!   restarted, with nothing lost and nothing repeated.
 
+mod channel;
 mod contract;
 mod history;
 pub mod memory;
 pub mod redis;
 
-pub use self::contract::{Accepted, Broker, BrokerFuture, EventSink, HistoryLimits, Replay};
+pub use self::contract::{
+    Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Replay,
+};
 pub use self::memory::MemoryBroker;
 pub use self::redis::{RedisBroker, RedisOptions};
 

@@ -22,7 +22,7 @@ use sse_protocol::NodeReport;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{Accepted, Broker, BrokerFuture, EventSink, HistoryLimits, Replay};
+use super::contract::{Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Replay};
 use crate::error::{BrokerError, HubError};
 use crate::event::{Event, EventId, EventName, NewEvent, Target, UserId};
 use crate::wire;
@@ -139,43 +139,61 @@ impl StoredEvent {
     }
 }
 
+/// KEYS[1] the stream every node tails, KEYS[2] the idempotency key,
+/// KEYS[3..] the event's history channels. One atomic step: the key check,
+/// the `XADD` (which assigns the id), the same entry under the same id in
+/// each channel (trimmed to the history length, expiring with the history
+/// age when idle), and the key's record.
 const PUBLISH: &str = r#"
 if ARGV[6] ~= '' then
   local existing = redis.call('GET', KEYS[2])
   if existing then return {existing, '1'} end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5])
+local fields = {'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5]}
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+for i = 3, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id, unpack(fields))
+  redis.call('PEXPIRE', KEYS[i], ARGV[8])
+end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[2], id, 'PX', ARGV[7]) end
 return {id, '0'}
 "#;
 
-/// The entries after ARGV[1] up to ARGV[2], if the stream still holds
-/// every one of them and there are at most ARGV[3]; else nil.
+/// The entries of the channels KEYS after ARGV[1] up to ARGV[2], if every
+/// channel still holds all of its entries after ARGV[1] and there are at
+/// most ARGV[3] of them together; else nil. One atomic script, so a trim
+/// cannot land between the check and the read.
 ///
-/// Trimming (`MAXLEN ~`, `XTRIM MINID`) only ever removes the oldest
-/// entries, so everything after an id is still there if that entry itself
-/// is. A client that saw the stream empty (`0-0`) missed nothing only if
-/// nothing was ever removed (`entries-added` equals `length`, Redis 7). An
-/// id the stream never held (another hub's, a made-up one) is a reset.
+/// A channel still holds everything after an id when the newest entry it
+/// ever deleted (`max-deleted-entry-id`, Redis 7) is not newer. A channel
+/// key that is gone expired: nothing was written to it for the history
+/// age, so it held nothing newer than a resume point within that age
+/// (older ones are refused before this runs).
 const REPLAY: &str = r#"
-local covered
-if ARGV[1] == '0-0' then
-  local info = redis.pcall('XINFO', 'STREAM', KEYS[1])
-  if type(info) ~= 'table' or info.err then return false end
-  local added, length
-  for i = 1, #info, 2 do
-    if info[i] == 'entries-added' then added = info[i + 1] end
-    if info[i] == 'length' then length = info[i + 1] end
-  end
-  covered = added ~= nil and added == length
-else
-  covered = #redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1]) > 0
+local function newer(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, as, bm, bs = tonumber(am), tonumber(as), tonumber(bm), tonumber(bs)
+  return am > bm or (am == bm and as > bs)
 end
-if not covered then return false end
 local max = tonumber(ARGV[3])
-local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], ARGV[2], 'COUNT', max + 1)
-if #entries > max then return false end
-return entries
+local out = {}
+local total = 0
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    local info = redis.call('XINFO', 'STREAM', KEYS[i])
+    for j = 1, #info, 2 do
+      if info[j] == 'max-deleted-entry-id' and newer(info[j + 1], ARGV[1]) then
+        return false
+      end
+    end
+    local entries = redis.call('XRANGE', KEYS[i], '(' .. ARGV[1], ARGV[2], 'COUNT', max + 1)
+    total = total + #entries
+    if total > max then return false end
+    for _, e in ipairs(entries) do table.insert(out, e) end
+  end
+end
+return out
 "#;
 
 /// A connection to Redis for one hub node.
@@ -282,17 +300,22 @@ impl RedisBroker {
             .unwrap_or_default();
         let dedup_key = ev.dedup_key.as_deref();
         let key = format!("{}:dedup:{}", self.prefix, dedup_key.unwrap_or(""));
+        let channels = Channel::of_target(&ev.target);
         let mut cmd = redis::cmd("EVAL");
         cmd.arg(PUBLISH)
-            .arg(2)
+            .arg(2 + channels.len())
             .arg(&self.stream)
-            .arg(&key)
-            .arg(max_len.max(1))
+            .arg(&key);
+        for c in &channels {
+            cmd.arg(self.channel_key(c));
+        }
+        cmd.arg(max_len.max(1))
             .arg(ev.name.as_str())
             .arg(&ev.data)
             .arg(target)
             .arg(audience)
             .arg(dedup_key.unwrap_or(""))
+            .arg(key_ttl.as_millis().max(1) as u64)
             .arg(key_ttl.as_millis().max(1) as u64);
         let (id, dup): (String, String) = self.query(&cmd).await?;
         Ok(Accepted {
@@ -319,28 +342,72 @@ impl RedisBroker {
         }
     }
 
-    /// What a client that saw `after` missed, up to and including `upto`:
-    /// every entry in between, oldest first, or `None` when the stream can
-    /// no longer promise that (entries after `after` were trimmed, or more
-    /// than `max` were missed). One atomic script, so a trim cannot land
-    /// between the check and the read.
+    /// The key of a history channel.
+    fn channel_key(&self, channel: &Channel) -> String {
+        format!("{}:ch:{}", self.prefix, channel.key())
+    }
+
+    /// What a client reading `channels` that saw `after` missed, up to and
+    /// including `upto`: every entry in between, merged oldest first, or
+    /// `None` when the channels can no longer promise that (one trimmed an
+    /// entry after `after`, or more than `max` were missed).
     async fn missed(
         &self,
         after: EventId,
         upto: EventId,
+        channels: &[Channel],
         max: usize,
     ) -> Result<Option<Vec<StoredEvent>>, HubError> {
         let mut cmd = redis::cmd("EVAL");
-        cmd.arg(REPLAY)
-            .arg(1)
-            .arg(&self.stream)
-            .arg(after.to_string())
-            .arg(upto.to_string())
-            .arg(max);
+        cmd.arg(REPLAY).arg(channels.len());
+        for c in channels {
+            cmd.arg(self.channel_key(c));
+        }
+        cmd.arg(after.to_string()).arg(upto.to_string()).arg(max);
         let reply: Option<StreamRangeReply> = self.query(&cmd).await?;
-        reply
-            .map(|r| r.ids.iter().map(decode).collect())
-            .transpose()
+        let Some(reply) = reply else {
+            return Ok(None);
+        };
+        let mut events = reply
+            .ids
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        Ok(Some(events))
+    }
+
+    /// The newest `limit` entries of `channels` up to `upto`, oldest first.
+    async fn newest_of(
+        &self,
+        channels: &[Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, HubError> {
+        let mut pipe = redis::pipe();
+        for c in channels {
+            pipe.cmd("XREVRANGE")
+                .arg(self.channel_key(c))
+                .arg(upto.to_string())
+                .arg("-")
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let mut conn = self.connection().await?;
+        let r = pipe.query_async::<Vec<StreamRangeReply>>(&mut conn).await;
+        let replies = self.settle(r).await?;
+        let mut events = Vec::new();
+        for reply in replies {
+            for entry in &reply.ids {
+                events.push(decode(entry)?);
+            }
+        }
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        let skip = events.len().saturating_sub(limit);
+        events.drain(..skip);
+        Ok(events)
     }
 
     /// Trims entries older than `min_ms`.
@@ -439,21 +506,44 @@ impl Broker for RedisBroker {
         Box::pin(async move { self.append(&event).await })
     }
 
-    fn replay(&self, after: EventId, upto: EventId, max: usize) -> BrokerFuture<'_, Replay> {
+    fn replay<'a>(
+        &'a self,
+        after: EventId,
+        upto: EventId,
+        channels: &'a [Channel],
+        max: usize,
+    ) -> BrokerFuture<'a, Replay> {
         Box::pin(async move {
             if after == upto {
                 return Ok(Replay::Events(Vec::new()));
             }
-            if after > upto {
+            // Ids are milliseconds: a resume point older than the history
+            // age may have lost whole channels (their keys expired).
+            let oldest =
+                crate::event::unix_ms().saturating_sub(self.limits.max_age.as_millis() as u64);
+            let zero = EventId::new(0, 0);
+            if after > upto || (after != zero && after.epoch < oldest) {
                 return Ok(Replay::Gap);
             }
             // Every missed event exactly once, or a reset: never a part.
-            Ok(match self.missed(after, upto, max).await? {
+            Ok(match self.missed(after, upto, channels, max).await? {
                 Some(events) => {
                     Replay::Events(events.into_iter().map(StoredEvent::into_event).collect())
                 }
                 None => Replay::Gap,
             })
+        })
+    }
+
+    fn recent<'a>(
+        &'a self,
+        channels: &'a [Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> BrokerFuture<'a, Vec<Arc<Event>>> {
+        Box::pin(async move {
+            let events = self.newest_of(channels, upto, limit).await?;
+            Ok(events.into_iter().map(StoredEvent::into_event).collect())
         })
     }
 

@@ -104,6 +104,7 @@ impl HubBuilder {
         let limits = HistoryLimits {
             len: self.config.history_len,
             max_age: self.config.history_max_age,
+            max_channels: self.config.history_max_channels,
         };
         let broker: Arc<dyn Broker> = match self.broker {
             Engine::Ready(b) => b,

@@ -18,7 +18,7 @@ use super::counters::Counters;
 use super::event_stream::{ConnectionGuard, EventStream};
 use super::queue::Queue;
 use crate::auth::Principal;
-use crate::broker::Replay;
+use crate::broker::{Channel, Replay};
 use crate::error::HubError;
 use crate::event::{unix_ms, ConnectionId, EventId, EventName, Topic, UserId};
 use crate::wire;
@@ -38,7 +38,13 @@ pub struct ConnectRequest {
     pub metadata: BTreeMap<String, String>,
     /// The `Last-Event-ID` the client resumes from, as sent.
     pub last_event_id: Option<String>,
+    /// On a fresh stream (no `last_event_id`), first send the newest this
+    /// many events of its topics (at most [`MAX_REWIND`]).
+    pub rewind: usize,
 }
+
+/// Most events `?rewind=` may ask for.
+pub const MAX_REWIND: usize = 100;
 
 impl ConnectRequest {
     /// A plain request for `principal`: no filter, topics or resume.
@@ -50,6 +56,7 @@ impl ConnectRequest {
             session_id: None,
             metadata: BTreeMap::new(),
             last_event_id: None,
+            rewind: 0,
         }
     }
 }
@@ -78,7 +85,11 @@ impl Start {
 enum Opening {
     Live,
     Replay(Vec<Arc<crate::event::Event>>),
-    Reset { requested: Option<String> },
+    /// The newest events of its topics (`?rewind=`), then live.
+    Rewind(Vec<Arc<crate::event::Event>>),
+    Reset {
+        requested: Option<String>,
+    },
 }
 
 /// Which of a user's connections a topic change applies to.
@@ -122,13 +133,34 @@ impl Hub {
             // node has not delivered yet: let it catch up first.
             self.caught_up(after).await;
         }
+        if req.rewind > MAX_REWIND {
+            return Err(HubError::invalid(
+                "rewind",
+                &format!("at most {MAX_REWIND} events"),
+            ));
+        }
+        let rewind = req.rewind;
         let (guard, head) = self.register(req)?;
+        let broker = &self.inner.broker;
         let opening = match start {
+            Start::Fresh if rewind > 0 => {
+                let topics: Vec<Channel> = guard
+                    .conn
+                    .topics
+                    .read()
+                    .iter()
+                    .cloned()
+                    .map(Channel::Topic)
+                    .collect();
+                Opening::Rewind(broker.recent(&topics, head, rewind).await?)
+            }
             Start::Fresh => Opening::Live,
             Start::Unknown => Opening::Reset { requested },
             Start::After(after) => {
                 let max = self.inner.config.history_len;
-                match self.inner.broker.replay(after, head, max).await? {
+                let conn = &guard.conn;
+                let channels = Channel::of_connection(&conn.user, conn.topics.read().iter());
+                match broker.replay(after, head, &channels, max).await? {
                     Replay::Events(events) => Opening::Replay(events),
                     Replay::Gap => Opening::Reset { requested },
                 }
@@ -210,6 +242,7 @@ impl Hub {
     ) -> EventStream {
         let cfg = &self.inner.config;
         let conn = &guard.conn;
+        let rewound = matches!(opening, Opening::Rewind(_));
         let mut first = VecDeque::new();
         // The `connected` event carries the resume point as its id, so a
         // client that drops before anything else arrives resumes correctly.
@@ -233,7 +266,7 @@ impl Hub {
                 };
                 first.push_back(control_frame(Some(head), events::RESET, &body));
             }
-            Opening::Replay(events) => {
+            Opening::Replay(events) | Opening::Rewind(events) => {
                 let before = first.len();
                 first.extend(
                     events
@@ -241,10 +274,14 @@ impl Hub {
                         .filter(|e| conn.is_targeted(&e.target) && self.allowed(conn, e))
                         .map(|e| e.frame.clone()),
                 );
-                Counters::add(
-                    &self.inner.counters.replayed_events,
-                    (first.len() - before) as u64,
-                );
+                let sent = first.len() - before;
+                Counters::add(&self.inner.counters.replayed_events, sent as u64);
+                if rewound && sent > 0 {
+                    // The rewound events carry older ids: set the client's
+                    // resume point back to where live delivery starts (an
+                    // `id:` line alone is not an event, only the new id).
+                    first.push_back(wire::id_frame(head));
+                }
             }
         }
         EventStream {
