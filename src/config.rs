@@ -45,6 +45,9 @@ pub struct HubConfig {
     /// for one in its query string is refused, so `{"metadata": ...}`
     /// targets on these keys reach only connections whose token says so.
     pub trusted_metadata_keys: Vec<String>,
+    /// Topics with presence: who is there (`Hub::presence`), and
+    /// `presence.join` / `presence.leave` events to their subscribers.
+    pub presence_topics: Vec<crate::access::TopicPattern>,
 }
 
 /// The default [`HubConfig::trusted_metadata_keys`].
@@ -72,6 +75,7 @@ impl Default for HubConfig {
                 .iter()
                 .map(|k| k.to_string())
                 .collect(),
+            presence_topics: Vec::new(),
         }
     }
 }

@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use parking_lot::Mutex;
-use sse_hub::broker::{Accepted, Broker, BrokerFuture, Channel, EventSink, Replay};
+use sse_hub::broker::{
+    Accepted, Broker, BrokerFuture, Channel, EventSink, Presence, PresenceCount, PresenceEdge,
+    Replay,
+};
 use sse_hub::{
     wire, ConnectRequest, Event, EventId, EventStream, Hub, HubConfig, NewEvent, Principal, Role,
-    Target, UserId,
+    Target, Topic, UserId,
 };
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -112,6 +115,18 @@ impl Broker for Bus {
             .collect();
         out.drain(..out.len().saturating_sub(limit));
         Box::pin(std::future::ready(Ok(out)))
+    }
+
+    fn presence_update<'a>(
+        &'a self,
+        _node: &'a str,
+        _changes: &'a [PresenceCount],
+    ) -> BrokerFuture<'a, Vec<PresenceEdge>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    fn presence<'a>(&'a self, _topic: &'a Topic, _limit: usize) -> BrokerFuture<'a, Presence> {
+        Box::pin(std::future::ready(Ok((Vec::new(), 0))))
     }
 
     fn delivery_lag(&self) -> Duration {

@@ -36,6 +36,12 @@ pub const USER_ACTIVITY: &str = "user.activity";
 /// Dashboard numbers.
 pub const METRICS: &str = "metrics";
 
+/// A user's first connection (on any node) subscribed to a presence topic:
+/// `{topic, userId, at}`, sent to the topic.
+pub const PRESENCE_JOIN: &str = "presence.join";
+/// A user's last connection left a presence topic (or its node died).
+pub const PRESENCE_LEAVE: &str = "presence.leave";
+
 /// Events about the stream itself.
 pub const CONTROL: &[&str] = &[
     CONNECTED,
@@ -59,9 +65,15 @@ pub const HELPERS: &[&str] = &[
     METRICS,
 ];
 
-/// Every event type the hub emits by itself ([`CONTROL`] and [`HELPERS`]):
-/// what a client listens to unless told otherwise.
-pub const ALL: &[&str] = &concat::<{ CONTROL.len() + HELPERS.len() }>(CONTROL, HELPERS);
+/// Who comes and goes on presence topics (`--presence-topics`).
+pub const PRESENCE: &[&str] = &[PRESENCE_JOIN, PRESENCE_LEAVE];
+
+const CONTROL_AND_HELPERS: [&str; CONTROL.len() + HELPERS.len()] = concat(CONTROL, HELPERS);
+
+/// Every event type the hub emits by itself ([`CONTROL`], [`HELPERS`] and
+/// [`PRESENCE`]).
+pub const ALL: &[&str] =
+    &concat::<{ CONTROL.len() + HELPERS.len() + PRESENCE.len() }>(&CONTROL_AND_HELPERS, PRESENCE);
 
 /// `a` then `b`, as an array of `N` (their lengths added).
 const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {

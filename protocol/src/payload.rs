@@ -257,3 +257,15 @@ mod tests {
         assert_eq!(serde_json::from_value::<Connected>(v).unwrap(), c);
     }
 }
+
+/// `presence.join` and `presence.leave`.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceChange {
+    /// The topic.
+    pub topic: String,
+    /// Who came or went.
+    pub user_id: String,
+    /// When the hub noticed, unix milliseconds.
+    pub at: u64,
+}

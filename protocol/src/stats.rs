@@ -174,3 +174,25 @@ pub struct HistoryPage {
     /// stream with it as `Last-Event-ID` to continue without a gap.
     pub head: String,
 }
+
+/// One user present in a topic.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PresentUser {
+    /// The user.
+    pub user_id: String,
+    /// Their connections subscribed to the topic, on every node.
+    pub connections: u64,
+}
+
+/// `GET /api/sse/presence?topic=T`.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PresencePage {
+    /// The topic.
+    pub topic: String,
+    /// Who is there, by user id (at most the first 1 000).
+    pub users: Vec<PresentUser>,
+    /// How many users are there in all.
+    pub total: u64,
+}

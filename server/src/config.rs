@@ -168,6 +168,17 @@ pub struct Config {
     )]
     pub trusted_metadata_keys: Vec<String>,
 
+    /// Topics with presence (comma-separated patterns): who is there
+    /// (`GET /api/sse/presence`) and `presence.join` / `presence.leave`
+    /// events to their subscribers. Empty by default.
+    #[arg(
+        long,
+        env = "HUB_PRESENCE_TOPICS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub presence_topics: Vec<String>,
+
     /// Ask this URL about topics no grant covers: the hub POSTs
     /// `{userId, topics}`; 2xx allows, 403 (or no answer in time) refuses.
     #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK")]
@@ -215,8 +226,17 @@ impl Config {
     }
 
     /// The hub's settings from these flags.
-    pub fn hub_config(&self) -> sse_hub::HubConfig {
-        sse_hub::HubConfig {
+    pub fn hub_config(&self) -> anyhow::Result<sse_hub::HubConfig> {
+        let presence: Vec<&str> = self
+            .presence_topics
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        let presence_topics = sse_hub::TopicPattern::parse_all(&presence)
+            .map_err(|e| anyhow::anyhow!("--presence-topics: {e}"))?;
+        Ok(sse_hub::HubConfig {
+            presence_topics,
             max_connections: self.max_connections,
             max_connections_per_user: self.max_connections_per_user,
             single_connection_per_user: self.single_connection_per_user,
@@ -236,7 +256,7 @@ impl Config {
                 .filter(|k| !k.is_empty())
                 .collect(),
             ..sse_hub::HubConfig::default()
-        }
+        })
     }
 
     /// Who may subscribe and publish to which topics, from these flags.

@@ -100,7 +100,7 @@ async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
     let broker = cfg.broker_config()?;
     let mut attempt = 0;
     loop {
-        match Hub::builder(cfg.hub_config())
+        match Hub::builder(cfg.hub_config()?)
             .broker(broker.clone())
             .topic_authorizer(cfg.topic_policy()?)
             .build()

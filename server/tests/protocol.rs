@@ -109,6 +109,22 @@ async fn every_event_the_hub_emits_is_in_the_protocol_and_read_by_the_hook() {
     let _second = connect(&single, principal("p", Role::User, FAR), None).await;
     names(&mut first, quiet, &mut seen).await;
 
+    // presence.join and presence.leave: a watcher sees a visitor come and go.
+    let rooms = Hub::new(HubConfig {
+        presence_topics: sse_hub::TopicPattern::parse_all(&["room"]).unwrap(),
+        ..HubConfig::default()
+    });
+    let mut watcher = ConnectRequest::new(principal("w", Role::Admin, FAR));
+    watcher.topics = vec!["room".parse().unwrap()];
+    let mut watcher = rooms.connect(watcher).await.unwrap();
+    let mut visitor = ConnectRequest::new(principal("v", Role::Admin, FAR));
+    visitor.topics = vec!["room".parse().unwrap()];
+    let visitor = rooms.connect(visitor).await.unwrap();
+    names(&mut watcher, Duration::from_millis(2500), &mut seen).await;
+    drop(visitor);
+    names(&mut watcher, Duration::from_millis(2500), &mut seen).await;
+    assert!(seen.contains(sse_hub::protocol::events::PRESENCE_LEAVE));
+
     // connection.idle.
     let idle = Hub::new(HubConfig {
         idle_timeout: Some(Duration::from_millis(500)),

@@ -66,6 +66,12 @@ impl TopicPattern {
         self.matches_text(&text, topic)
     }
 
+    /// Whether `topic` matches, `{sub}` taken as plain text (for patterns
+    /// that name topics for everyone, such as `--presence-topics`).
+    pub fn matches_topic(&self, topic: &Topic) -> bool {
+        self.matches_text(&self.text, topic.as_str())
+    }
+
     fn matches_text(&self, text: &str, topic: &str) -> bool {
         if self.prefix {
             text.is_empty() || (topic.len() > text.len() && topic.starts_with(text))

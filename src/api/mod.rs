@@ -10,6 +10,7 @@
 //! | `POST /api/sse/subscribe`, `/unsubscribe` | any user | topics of own connections |
 //! | `POST /api/sse/publish` | admin, publisher | publish an event |
 //! | `GET /api/sse/history` | any user | newest events of a topic or of oneself |
+//! | `GET /api/sse/presence` | any user | who is in a presence topic |
 //! | `GET /api/sse/stats` | admin | connection stats |
 //! | `DELETE /api/sse/connections/{id}` | admin | disconnect one |
 //! | `GET /api/health`, `GET /metrics` | anyone | health, Prometheus |
@@ -22,6 +23,7 @@ pub mod demo;
 mod error;
 mod extract;
 mod history;
+mod presence;
 mod publish;
 mod rate;
 mod state;
@@ -62,6 +64,7 @@ impl Api {
             .route("/api/sse/unsubscribe", post(publish::unsubscribe))
             .route("/api/sse/publish", post(publish::publish))
             .route("/api/sse/history", get(history::history))
+            .route("/api/sse/presence", get(presence::presence))
             .route("/api/sse/stats", get(admin::stats))
             .route("/api/sse/connections/{id}", delete(admin::disconnect))
             .route("/api/health", get(admin::health))

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use super::channel::Channel;
 use crate::error::HubError;
-use crate::event::{Event, EventId, NewEvent};
+use crate::event::{Event, EventId, NewEvent, Topic, UserId};
 
 /// How much history a broker keeps for replay, per channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +46,30 @@ pub enum Replay {
     /// that are gone, and gets a `reset`.
     Gap,
 }
+
+/// This node's count of one user's connections on one topic (0: none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceCount {
+    /// The topic.
+    pub topic: Topic,
+    /// The user.
+    pub user: UserId,
+    /// Their connections on this node subscribed to it.
+    pub connections: u64,
+}
+
+/// A user's presence in a topic began or ended, over every node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PresenceEdge {
+    /// Their first connection anywhere subscribed.
+    Joined(Topic, UserId),
+    /// Their last connection anywhere left (or its node died).
+    Left(Topic, UserId),
+}
+
+/// Who is in a topic: `(user, connections)` by user id, at most the limit
+/// asked for, and how many users there are in all.
+pub type Presence = (Vec<(UserId, u64)>, u64);
 
 /// The hub's side of a broker: where events arrive. Implemented by the
 /// hub; a broker holds it from [`Broker::start`] on.
@@ -108,6 +132,24 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Upkeep, called by the hub every second (drop history past its age).
     fn maintain(&self, now_ms: u64) -> BrokerFuture<'_, ()>;
+
+    /// Records this node's changed presence counts (`node` is the hub's
+    /// node id) and returns the users whose presence began or ended over
+    /// every node with them, so exactly one node announces each.
+    fn presence_update<'a>(
+        &'a self,
+        node: &'a str,
+        changes: &'a [PresenceCount],
+    ) -> BrokerFuture<'a, Vec<PresenceEdge>>;
+
+    /// Who is in `topic` over every live node (at most `limit` users).
+    fn presence<'a>(&'a self, topic: &'a Topic, limit: usize) -> BrokerFuture<'a, Presence>;
+
+    /// Forgets the presence of nodes that stopped reporting; the users who
+    /// left with them. Called every two seconds by every node.
+    fn presence_sweep(&self) -> BrokerFuture<'_, Vec<PresenceEdge>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
 
     /// Events held for replay, when known without a round trip (for stats).
     fn retained(&self) -> Option<u64> {

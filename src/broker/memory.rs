@@ -5,16 +5,20 @@
 //! resume can splice history and live delivery without a gap. Nothing
 //! inside it waits: the hub's ingest only queues frames.
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Replay};
+use super::contract::{
+    Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Presence, PresenceCount,
+    PresenceEdge, Replay,
+};
 use super::history::History;
 use crate::error::{BrokerError, HubError};
-use crate::event::{unix_ms, Event, EventId, NewEvent};
+use crate::event::{unix_ms, Event, EventId, NewEvent, Topic, UserId};
 use crate::wire;
 
 /// One node's broker (see the module docs).
@@ -24,6 +28,9 @@ pub struct MemoryBroker {
     state: Mutex<State>,
     /// The hub, from [`Broker::start`] on.
     sink: OnceLock<Arc<dyn EventSink>>,
+    /// Who is in each presence topic, with how many connections (one
+    /// node: the hub's own counts).
+    presence: Mutex<HashMap<Topic, BTreeMap<UserId, u64>>>,
 }
 
 struct State {
@@ -49,6 +56,7 @@ impl MemoryBroker {
                 history: History::new(limits.len, limits.max_age, limits.max_channels),
             }),
             sink: OnceLock::new(),
+            presence: Mutex::new(HashMap::new()),
         }
     }
 
@@ -130,6 +138,51 @@ impl Broker for MemoryBroker {
     fn maintain(&self, now_ms: u64) -> BrokerFuture<'_, ()> {
         self.state.lock().history.expire(now_ms);
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn presence_update<'a>(
+        &'a self,
+        _node: &'a str,
+        changes: &'a [PresenceCount],
+    ) -> BrokerFuture<'a, Vec<PresenceEdge>> {
+        let mut presence = self.presence.lock();
+        let mut edges = Vec::new();
+        for c in changes {
+            let users = presence.entry(c.topic.clone()).or_default();
+            let before = users.get(&c.user).copied().unwrap_or(0);
+            if c.connections == 0 {
+                users.remove(&c.user);
+            } else {
+                users.insert(c.user.clone(), c.connections);
+            }
+            match (before, c.connections) {
+                (0, n) if n > 0 => {
+                    edges.push(PresenceEdge::Joined(c.topic.clone(), c.user.clone()))
+                }
+                (b, 0) if b > 0 => edges.push(PresenceEdge::Left(c.topic.clone(), c.user.clone())),
+                _ => {}
+            }
+            if users.is_empty() {
+                presence.remove(&c.topic);
+            }
+        }
+        Box::pin(std::future::ready(Ok(edges)))
+    }
+
+    fn presence<'a>(&'a self, topic: &'a Topic, limit: usize) -> BrokerFuture<'a, Presence> {
+        let presence = self.presence.lock();
+        let page = match presence.get(topic) {
+            Some(users) => (
+                users
+                    .iter()
+                    .take(limit)
+                    .map(|(u, n)| (u.clone(), *n))
+                    .collect(),
+                users.len() as u64,
+            ),
+            None => (Vec::new(), 0),
+        };
+        Box::pin(std::future::ready(Ok(page)))
     }
 
     fn retained(&self) -> Option<u64> {

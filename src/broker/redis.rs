@@ -22,9 +22,12 @@ use sse_protocol::NodeReport;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use super::contract::{Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Replay};
+use super::contract::{
+    Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Presence, PresenceCount,
+    PresenceEdge, Replay,
+};
 use crate::error::{BrokerError, HubError};
-use crate::event::{Event, EventId, EventName, NewEvent, Target, UserId};
+use crate::event::{Event, EventId, EventName, NewEvent, Target, Topic, UserId};
 use crate::wire;
 
 /// How long a node report lives: a node that stops reporting leaves the
@@ -195,6 +198,101 @@ for i = 1, #KEYS do
 end
 return out
 "#;
+
+/// Presence in Redis, for every node: `<p>:presc:<topic>\n<user>` is a hash
+/// node → connections, `<p>:presu:<topic>` the set of users present,
+/// `<p>:presn:<node>` what a node holds (for the sweep), `<p>:presnodes`
+/// the nodes holding any. A node counts while `<p>:alive:<node>` exists
+/// (refreshed every 2 s, expiring after 6 s).
+const PRESENCE_LIB: &str = r#"
+local P = ARGV[1]
+local function counts(topic, user) return P .. ':presc:' .. topic .. '\n' .. user end
+local function users(topic) return P .. ':presu:' .. topic end
+local function live_total(key)
+  local fields = redis.call('HGETALL', key)
+  local total = 0
+  for i = 1, #fields, 2 do
+    if redis.call('EXISTS', P .. ':alive:' .. fields[i]) == 1 then
+      total = total + tonumber(fields[i + 1])
+    end
+  end
+  return total
+end
+"#;
+
+/// ARGV: prefix, node, alive ms, then (topic, user, connections) triples.
+/// Returns the edges `{'j'|'l', topic, user}` this update caused.
+const PRESENCE_UPDATE: &str = r#"
+local node = ARGV[2]
+redis.call('SET', P .. ':alive:' .. node, '1', 'PX', ARGV[3])
+redis.call('SADD', P .. ':presnodes', node)
+local edges = {}
+for i = 4, #ARGV, 3 do
+  local topic, user, n = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local key = counts(topic, user)
+  local before = live_total(key)
+  if n > 0 then
+    redis.call('HSET', key, node, n)
+    redis.call('SADD', users(topic), user)
+    redis.call('SADD', P .. ':presn:' .. node, topic .. '\n' .. user)
+  else
+    redis.call('HDEL', key, node)
+    redis.call('SREM', P .. ':presn:' .. node, topic .. '\n' .. user)
+  end
+  local after = live_total(key)
+  if after == 0 then redis.call('SREM', users(topic), user) end
+  if before == 0 and after > 0 then table.insert(edges, {'j', topic, user}) end
+  if before > 0 and after == 0 then table.insert(edges, {'l', topic, user}) end
+end
+return edges
+"#;
+
+/// ARGV: prefix. Forgets nodes whose alive key expired; returns the
+/// `{'l', topic, user}` edges of users who left with them (each once:
+/// only the sweep that removes the user from the set reports it).
+const PRESENCE_SWEEP: &str = r#"
+local edges = {}
+for _, node in ipairs(redis.call('SMEMBERS', P .. ':presnodes')) do
+  if redis.call('EXISTS', P .. ':alive:' .. node) == 0 then
+    local idx = P .. ':presn:' .. node
+    for _, m in ipairs(redis.call('SMEMBERS', idx)) do
+      local nl = string.find(m, '\n', 1, true)
+      local topic, user = string.sub(m, 1, nl - 1), string.sub(m, nl + 1)
+      local key = counts(topic, user)
+      redis.call('HDEL', key, node)
+      if live_total(key) == 0 and redis.call('SREM', users(topic), user) == 1 then
+        table.insert(edges, {'l', topic, user})
+      end
+    end
+    redis.call('DEL', idx)
+    redis.call('SREM', P .. ':presnodes', node)
+  end
+end
+return edges
+"#;
+
+/// ARGV: prefix, topic, limit. Returns `{total, {user, n, user, n...}}`
+/// with at most `limit` users, by user id.
+const PRESENCE_QUERY: &str = r#"
+local list = redis.call('SMEMBERS', users(ARGV[2]))
+table.sort(list)
+local limit = tonumber(ARGV[3])
+local out, total = {}, 0
+for _, u in ipairs(list) do
+  local n = live_total(counts(ARGV[2], u))
+  if n > 0 then
+    total = total + 1
+    if #out < 2 * limit then
+      table.insert(out, u)
+      table.insert(out, tostring(n))
+    end
+  end
+end
+return {total, out}
+"#;
+
+/// How long a node counts for presence without refreshing.
+const ALIVE_MS: u64 = 6_000;
 
 /// A connection to Redis for one hub node.
 pub struct RedisBroker {
@@ -437,6 +535,12 @@ impl RedisBroker {
             .arg(format!("{}:nodes", self.prefix))
             .arg(node)
             .ignore();
+        pipe.cmd("SET")
+            .arg(format!("{}:alive:{node}", self.prefix))
+            .arg("1")
+            .arg("PX")
+            .arg(ALIVE_MS)
+            .ignore();
         let mut c = self.connection().await?;
         let r = pipe.query_async::<()>(&mut c).await;
         self.settle(r).await
@@ -544,6 +648,56 @@ impl Broker for RedisBroker {
         Box::pin(async move {
             let events = self.newest_of(channels, upto, limit).await?;
             Ok(events.into_iter().map(StoredEvent::into_event).collect())
+        })
+    }
+
+    fn presence_update<'a>(
+        &'a self,
+        node: &'a str,
+        changes: &'a [PresenceCount],
+    ) -> BrokerFuture<'a, Vec<PresenceEdge>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(format!("{PRESENCE_LIB}{PRESENCE_UPDATE}"))
+                .arg(0)
+                .arg(&self.prefix)
+                .arg(node)
+                .arg(ALIVE_MS);
+            for c in changes {
+                cmd.arg(c.topic.as_str())
+                    .arg(c.user.as_str())
+                    .arg(c.connections);
+            }
+            let edges: Vec<(String, String, String)> = self.query(&cmd).await?;
+            edges.into_iter().map(edge).collect()
+        })
+    }
+
+    fn presence<'a>(&'a self, topic: &'a Topic, limit: usize) -> BrokerFuture<'a, Presence> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(format!("{PRESENCE_LIB}{PRESENCE_QUERY}"))
+                .arg(0)
+                .arg(&self.prefix)
+                .arg(topic.as_str())
+                .arg(limit);
+            let (total, flat): (u64, Vec<String>) = self.query(&cmd).await?;
+            let users = flat
+                .chunks(2)
+                .filter_map(|p| Some((UserId::new(&p[0]).ok()?, p.get(1)?.parse().ok()?)))
+                .collect();
+            Ok((users, total))
+        })
+    }
+
+    fn presence_sweep(&self) -> BrokerFuture<'_, Vec<PresenceEdge>> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("EVAL");
+            cmd.arg(format!("{PRESENCE_LIB}{PRESENCE_SWEEP}"))
+                .arg(0)
+                .arg(&self.prefix);
+            let edges: Vec<(String, String, String)> = self.query(&cmd).await?;
+            edges.into_iter().map(edge).collect()
         })
     }
 
@@ -668,6 +822,18 @@ impl Reader {
     fn position(&self) -> EventId {
         self.after
     }
+}
+
+/// An edge as the presence scripts return it.
+fn edge((kind, topic, user): (String, String, String)) -> Result<PresenceEdge, HubError> {
+    let bad = || unreadable(format!("unexpected presence entry {topic:?} / {user:?}"));
+    let topic = Topic::new(&topic).map_err(|_| bad())?;
+    let user = UserId::new(&user).map_err(|_| bad())?;
+    Ok(if kind == "j" {
+        PresenceEdge::Joined(topic, user)
+    } else {
+        PresenceEdge::Left(topic, user)
+    })
 }
 
 fn field(map: &HashMap<String, Value>, k: &str) -> String {

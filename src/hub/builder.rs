@@ -127,6 +127,7 @@ impl HubBuilder {
             delivery_lag: broker.delivery_lag(),
             recent: Mutex::new(Recent::new()),
             registry: Registry::default(),
+            presence_sent: Mutex::new(Default::default()),
             counters: Counters::default(),
             shutting_down: AtomicBool::new(false),
             stop: stop.clone(),

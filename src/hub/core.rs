@@ -1,7 +1,7 @@
 //! The hub's shared state: what every job (publish, connect, maintenance,
 //! stats) works on, and why each part is built the way it is.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use super::registry::Registry;
 use crate::access::policy::TopicAuthorizer;
 use crate::broker::Broker;
 use crate::config::HubConfig;
-use crate::event::EventId;
+use crate::event::{EventId, Topic, UserId};
 
 pub(super) struct Inner {
     pub(super) config: HubConfig,
@@ -46,6 +46,8 @@ pub(super) struct Inner {
     /// How many local connections each recent event reached.
     pub(super) recent: Mutex<Recent>,
     pub(super) registry: Registry,
+    /// The presence counts last handed to the broker, to send only changes.
+    pub(super) presence_sent: Mutex<HashMap<(Topic, UserId), u64>>,
     pub(super) counters: Counters,
     pub(super) shutting_down: AtomicBool,
     /// Cancelled on shutdown or when the hub is dropped: ends the

@@ -19,8 +19,11 @@ use super::counters::Counters;
 use crate::event::unix_ms;
 use crate::wire;
 
-/// How often the node tells the broker its numbers.
+/// How often the node tells the broker its numbers (seconds).
 const REPORT_EVERY: u64 = 2;
+
+/// How often the node sends all its presence counts, not only changes.
+const PRESENCE_RESYNC_EVERY: u64 = 30;
 
 /// The published and delivered totals at the last tick, for the rates.
 #[derive(Default)]
@@ -55,7 +58,12 @@ impl Hub {
                         ticks += 1;
                         // Awaited here, so a slow broker delays the next
                         // tick instead of piling up calls.
-                        hub.broker_upkeep(ticks.is_multiple_of(REPORT_EVERY)).await;
+                        let report = ticks.is_multiple_of(REPORT_EVERY);
+                        hub.broker_upkeep(report).await;
+                        hub.presence_tick(ticks.is_multiple_of(PRESENCE_RESYNC_EVERY)).await;
+                        if report {
+                            hub.presence_sweep().await;
+                        }
                     }
                 }
             }

@@ -128,6 +128,24 @@ impl Registry {
         self.conns.iter().for_each(|c| f(c.value()));
     }
 
+    /// How many connections each user has on each topic `wanted` accepts.
+    pub(super) fn user_counts(
+        &self,
+        wanted: impl Fn(&Topic) -> bool,
+    ) -> HashMap<(Topic, UserId), u64> {
+        let mut out = HashMap::new();
+        for entry in self.by_topic.iter() {
+            if !wanted(entry.key()) {
+                continue;
+            }
+            for conn in entry.value().values() {
+                *out.entry((entry.key().clone(), conn.user.clone()))
+                    .or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// Every topic with its subscriber count.
     pub(super) fn topic_counts(&self) -> Vec<(Topic, usize)> {
         self.by_topic

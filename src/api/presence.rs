@@ -1,0 +1,36 @@
+//! `GET /api/sse/presence?topic=T`: who is in a presence topic, over every
+//! node, for callers allowed to subscribe to it. At most 1 000 users are
+//! listed (by user id); `total` counts them all.
+
+use axum::extract::State;
+use axum::http::Uri;
+use axum::Json;
+use sse_protocol::PresencePage;
+
+use super::error::ApiError;
+use crate::auth::Principal;
+use crate::event::Topic;
+use crate::hub::Hub;
+
+/// The handler.
+pub async fn presence(
+    State(hub): State<Hub>,
+    who: Principal,
+    uri: Uri,
+) -> Result<Json<PresencePage>, ApiError> {
+    let mut topic = None;
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        match &*k {
+            "topic" => topic = Some(Topic::new(&*v)?),
+            "token" => {}
+            other => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown parameter `{}`",
+                    other.chars().take(64).collect::<String>()
+                )))
+            }
+        }
+    }
+    let topic = topic.ok_or_else(|| ApiError::BadRequest("`topic` is required".into()))?;
+    Ok(Json(hub.presence(&who, topic).await?))
+}
