@@ -43,6 +43,7 @@ pub mod error;
 pub mod event;
 pub mod helpers;
 pub mod hub;
+pub mod lifecycle;
 pub mod metrics;
 pub mod net;
 pub mod wire;

@@ -16,6 +16,7 @@ use dashmap::DashMap;
 use http::Method;
 
 use crate::hub::Hub;
+use crate::lifecycle::WebhookCounters;
 
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -91,8 +92,9 @@ impl HttpMetrics {
     }
 }
 
-/// Renders every metric of `hub`, and the request latencies in `http`.
-pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
+/// Renders every metric of `hub`, the request latencies in `http`, and
+/// the lifecycle webhook's counters when there is one.
+pub fn render(hub: &Hub, http: &HttpMetrics, webhook: Option<&WebhookCounters>) -> String {
     let s = hub.summary();
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -180,6 +182,32 @@ pub fn render(hub: &Hub, http: &HttpMetrics) -> String {
         "Connections closed.",
         closed,
     );
+    metric(
+        "sse_hub_lifecycle_events_refused_total",
+        "counter",
+        "Lifecycle events the observer could not take (its queue was full).",
+        hub.lifecycle_dropped(),
+    );
+    if let Some(w) = webhook {
+        metric(
+            "sse_hub_webhook_events_sent_total",
+            "counter",
+            "Lifecycle events the webhook receiver accepted.",
+            w.sent.load(Ordering::Relaxed),
+        );
+        metric(
+            "sse_hub_webhook_events_dropped_total",
+            "counter",
+            "Lifecycle events dropped: queue full, or their batch failed for good.",
+            w.dropped.load(Ordering::Relaxed),
+        );
+        metric(
+            "sse_hub_webhook_failed_posts_total",
+            "counter",
+            "Webhook POSTs that failed (each retry counts).",
+            w.failed_posts.load(Ordering::Relaxed),
+        );
+    }
 
     metric(
         "sse_hub_http_requests_unlabelled_total",

@@ -269,3 +269,34 @@ pub struct PresenceChange {
     /// When the hub noticed, unix milliseconds.
     pub at: u64,
 }
+
+/// What happened to a connection, as lifecycle webhooks report it.
+#[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleKind {
+    /// A stream opened (`topics`: those it started with).
+    Connected,
+    /// A stream ended (`topics`: those it held).
+    Disconnected,
+    /// Topics were added to an open stream.
+    Subscribed,
+    /// Topics were removed from an open stream.
+    Unsubscribed,
+}
+
+/// One lifecycle event; a webhook POST carries a JSON array of them.
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleEvent {
+    /// What happened.
+    #[serde(rename = "type")]
+    pub kind: LifecycleKind,
+    /// Whose connection.
+    pub user_id: String,
+    /// Which connection.
+    pub connection_id: String,
+    /// The topics concerned.
+    pub topics: Vec<String>,
+    /// When, unix milliseconds.
+    pub at: u64,
+}

@@ -188,6 +188,20 @@ pub struct Config {
     #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK_TIMEOUT_MS", default_value_t = 2000)]
     pub subscribe_webhook_timeout_ms: u64,
 
+    /// POST lifecycle events (connected, disconnected, subscribed,
+    /// unsubscribed) in signed batches to this URL.
+    #[arg(long, env = "HUB_WEBHOOK_URL", requires = "webhook_secret")]
+    pub webhook_url: Option<String>,
+
+    /// The HMAC-SHA256 key of the `X-Hub-Signature-256` header.
+    #[arg(long, env = "HUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Lifecycle events queued at most while the webhook is slow or down;
+    /// beyond, they are dropped and counted in /metrics.
+    #[arg(long, env = "HUB_WEBHOOK_QUEUE", default_value_t = 10_000)]
+    pub webhook_queue: usize,
+
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

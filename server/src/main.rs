@@ -8,6 +8,7 @@
 mod config;
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -96,16 +97,20 @@ fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
 
 /// Builds the hub; a broker that is not reachable yet (Redis starting next
 /// to us) is retried for a while before giving up.
-async fn start_hub(cfg: &Config) -> anyhow::Result<Hub> {
+async fn start_hub(
+    cfg: &Config,
+    webhook: Option<Arc<sse_hub::lifecycle::LifecycleWebhook>>,
+) -> anyhow::Result<Hub> {
     let broker = cfg.broker_config()?;
     let mut attempt = 0;
     loop {
-        match Hub::builder(cfg.hub_config()?)
+        let mut builder = Hub::builder(cfg.hub_config()?)
             .broker(broker.clone())
-            .topic_authorizer(cfg.topic_policy()?)
-            .build()
-            .await
-        {
+            .topic_authorizer(cfg.topic_policy()?);
+        if let Some(w) = &webhook {
+            builder = builder.lifecycle(w.clone());
+        }
+        match builder.build().await {
             Ok(hub) => return Ok(hub),
             Err(sse_hub::HubError::BrokerUnavailable(e))
                 if attempt < cfg.broker_connect_attempts =>
@@ -144,7 +149,26 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let auth = auth_from(&cfg)?;
-    let hub = start_hub(&cfg).await?;
+    let (webhook, webhook_counters) = match (&cfg.webhook_url, &cfg.webhook_secret) {
+        (Some(url), Some(secret)) => {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                anyhow::bail!("--webhook-url must be an http:// or https:// URL");
+            }
+            let options = sse_hub::lifecycle::WebhookOptions {
+                queue: cfg.webhook_queue.max(1),
+                ..Default::default()
+            };
+            let (w, counters) = sse_hub::lifecycle::LifecycleWebhook::start(
+                url.clone(),
+                secret.as_bytes(),
+                options,
+                Default::default(),
+            );
+            (Some(Arc::new(w)), Some(counters))
+        }
+        _ => (None, None),
+    };
+    let hub = start_hub(&cfg, webhook).await?;
     if cfg.demo && cfg.demo_tick_ms > 0 {
         spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
     }
@@ -158,7 +182,10 @@ async fn main() -> anyhow::Result<()> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let api = sse_hub::Api::new(hub.clone(), auth);
+    let mut api = sse_hub::Api::new(hub.clone(), auth);
+    if let Some(counters) = webhook_counters {
+        api = api.with_webhook_counters(counters);
+    }
     let mut app = api.router();
     if cfg.demo {
         app = app.merge(api.demo_router(Default::default()));

@@ -80,6 +80,6 @@ pub async fn metrics(State(api): State<Api>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(api.hub(), &api.metrics),
+        crate::metrics::render(api.hub(), &api.metrics, api.webhook.as_deref()),
     )
 }

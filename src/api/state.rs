@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 
 use crate::auth::Auth;
 use crate::hub::Hub;
+use crate::lifecycle::WebhookCounters;
 use crate::metrics::HttpMetrics;
 
 /// The HTTP surface of one hub: the state its handlers share. Its routers
@@ -21,6 +22,8 @@ pub struct Api {
     /// Shared by every router built from this `Api`, written by each
     /// request's middleware, read by `/metrics`.
     pub(super) metrics: Arc<HttpMetrics>,
+    /// The lifecycle webhook's counters, for `/metrics`, if there is one.
+    pub(super) webhook: Option<Arc<WebhookCounters>>,
 }
 
 impl FromRef<Api> for Hub {
@@ -42,7 +45,14 @@ impl Api {
             hub,
             auth,
             metrics: Arc::default(),
+            webhook: None,
         }
+    }
+
+    /// Shows the lifecycle webhook's counters in `/metrics`.
+    pub fn with_webhook_counters(mut self, counters: Arc<WebhookCounters>) -> Self {
+        self.webhook = Some(counters);
+        self
     }
 
     /// The hub behind it.

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::authorizer::{AudienceAuthorizer, EventAuthorizer};
 use super::core::{Hub, Inner, Recent};
 use super::counters::Counters;
+use super::lifecycle::LifecycleObserver;
 use super::publish::Sink;
 use super::registry::Registry;
 use crate::access::policy::{ClaimsPolicy, TopicAuthorizer};
@@ -26,6 +27,7 @@ pub struct HubBuilder {
     broker: Engine,
     authorizer: Box<dyn EventAuthorizer>,
     topics: Box<dyn TopicAuthorizer>,
+    lifecycle: Option<Box<dyn LifecycleObserver>>,
 }
 
 /// Where the broker comes from.
@@ -66,6 +68,7 @@ impl Hub {
             broker: Engine::Config(BrokerConfig::Memory),
             authorizer: Box::new(AudienceAuthorizer),
             topics: Box::new(ClaimsPolicy::new()),
+            lifecycle: None,
         }
     }
 }
@@ -97,6 +100,13 @@ impl HubBuilder {
         self
     }
 
+    /// Tells `observer` about every connect, disconnect and topic change
+    /// (for example a [`crate::lifecycle::LifecycleWebhook`]).
+    pub fn lifecycle(mut self, observer: impl LifecycleObserver) -> Self {
+        self.lifecycle = Some(Box::new(observer));
+        self
+    }
+
     /// Starts the broker (with Redis: checks that it answers and starts
     /// this node's reader) and, inside a tokio runtime, the hub's
     /// background work. With the memory broker this never waits.
@@ -120,6 +130,7 @@ impl HubBuilder {
             broker: broker.clone(),
             authorizer: self.authorizer,
             topics: self.topics,
+            lifecycle: self.lifecycle,
             node_id: format!("{:016x}", rand::random::<u64>()),
             epoch: head.epoch,
             head: Mutex::new(head),

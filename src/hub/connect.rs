@@ -16,6 +16,7 @@ use super::connection::{Connection, Frame, Queued, TopicSet};
 use super::core::Hub;
 use super::counters::Counters;
 use super::event_stream::{ConnectionGuard, EventStream};
+use super::lifecycle::LifecycleKind;
 use super::queue::Queue;
 use crate::auth::Principal;
 use crate::broker::{Channel, Replay};
@@ -222,6 +223,7 @@ impl Hub {
         registry.add(&conn);
         let resume_upto = *head;
         drop(head);
+        self.lifecycle(LifecycleKind::Connected, &conn, conn.topics.read().iter());
         Counters::add(&self.inner.counters.connections_opened, 1);
         tracing::info!(target: "sse_hub::connection.added", connection = %conn.id, user = %conn.user, "connection.added");
         let guard = ConnectionGuard {
@@ -293,7 +295,8 @@ impl Hub {
 
     /// Called when a stream is dropped.
     pub(super) fn unregister(&self, conn: &Arc<Connection>) {
-        self.inner.registry.remove(conn);
+        let topics = self.inner.registry.remove(conn);
+        self.lifecycle(LifecycleKind::Disconnected, conn, &topics);
         Counters::add(&self.inner.counters.connections_closed, 1);
         tracing::info!(
             target: "sse_hub::connection.removed",
@@ -398,14 +401,27 @@ impl Hub {
             if set.is_closed() {
                 continue;
             }
+            let mut done = Vec::new();
             for t in topics {
                 match change {
                     TopicChange::Subscribe if set.insert(t.clone()) => {
-                        registry.index_topic(t, conn)
+                        registry.index_topic(t, conn);
+                        done.push(t);
                     }
-                    TopicChange::Unsubscribe if set.remove(t) => registry.unindex_topic(t, conn),
+                    TopicChange::Unsubscribe if set.remove(t) => {
+                        registry.unindex_topic(t, conn);
+                        done.push(t);
+                    }
                     _ => {}
                 }
+            }
+            drop(set);
+            if !done.is_empty() {
+                let kind = match change {
+                    TopicChange::Subscribe => LifecycleKind::Subscribed,
+                    TopicChange::Unsubscribe => LifecycleKind::Unsubscribed,
+                };
+                self.lifecycle(kind, conn, done);
             }
             changed.push(conn.id.clone());
         }

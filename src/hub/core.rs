@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::authorizer::EventAuthorizer;
 use super::counters::Counters;
+use super::lifecycle::LifecycleObserver;
 use super::registry::Registry;
 use crate::access::policy::TopicAuthorizer;
 use crate::broker::Broker;
@@ -29,6 +30,8 @@ pub(super) struct Inner {
     /// Who may subscribe and publish to which topics; asked before a
     /// connection gets a topic, so delivery and replay never need to.
     pub(super) topics: Box<dyn TopicAuthorizer>,
+    /// Told about connects, disconnects and topic changes, if anyone asked.
+    pub(super) lifecycle: Option<Box<dyn LifecycleObserver>>,
     /// This node's id in a cluster's reports and in logs.
     pub(super) node_id: String,
     pub(super) epoch: u64,

@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub(crate) resets_sent: AtomicU64,
     pub(crate) broker_errors: AtomicU64,
     pub(crate) publish_failures: AtomicU64,
+    pub(crate) lifecycle_dropped: AtomicU64,
 }
 
 impl Counters {

@@ -62,16 +62,18 @@ impl Registry {
 
     /// Removes `conn` everywhere; its topic set is closed first, so a
     /// subscribe racing with the removal cannot leave it in the topic map.
-    pub(super) fn remove(&self, conn: &Connection) {
+    /// Returns the topics it held.
+    pub(super) fn remove(&self, conn: &Connection) -> Vec<Topic> {
         let topics = conn.topics.write().close();
         self.conns.remove(&conn.id);
         self.by_user.remove_if_mut(&conn.user, |_, list| {
             list.retain(|c| c.id != conn.id);
             list.is_empty()
         });
-        for t in topics {
-            self.unindex_topic(&t, conn);
+        for t in &topics {
+            self.unindex_topic(t, conn);
         }
+        topics.into_iter().collect()
     }
 
     pub(super) fn index_topic(&self, topic: &Topic, conn: &Arc<Connection>) {

@@ -114,7 +114,7 @@ where
 }
 
 /// Binds 127.0.0.1:0 and runs `serve` on it with `app`.
-async fn spawn_app<F, S>(hub: Hub, auth: Auth, app: axum::Router, serve: S) -> TestServer
+pub async fn spawn_app<F, S>(hub: Hub, auth: Auth, app: axum::Router, serve: S) -> TestServer
 where
     S: FnOnce(tokio::net::TcpListener, axum::Router) -> F,
     F: std::future::Future<Output = ()> + Send + 'static,
