@@ -35,7 +35,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${root}/target/debug/server --addr 127.0.0.1:${port} --site-root ${root}/target/site --demo true --log warn`,
+    command: `${root}/target/debug/server --addr 127.0.0.1:${port} --site-root ${root}/target/site --demo true --presence-topics 'news,demo.*' --log warn`,
     url: `${baseURL}/api/health`,
     reuseExistingServer: false,
     timeout: 60_000,

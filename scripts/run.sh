@@ -13,4 +13,4 @@ export LEPTOS_OUTPUT_NAME=sse-hub
 cargo leptos build
 # Demo mode is off by default (it lets anyone mint tokens); this command is
 # the demo, so it turns it on and the server says so when it starts.
-exec target/debug/server --site-root target/site --demo true "$@"
+exec target/debug/server --site-root target/site --demo true --presence-topics 'news,demo.*' "$@"

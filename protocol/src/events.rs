@@ -95,9 +95,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_is_control_and_helpers_without_repeats() {
-        assert_eq!(ALL.len(), CONTROL.len() + HELPERS.len());
-        for name in CONTROL.iter().chain(HELPERS) {
+    fn all_is_control_helpers_and_presence_without_repeats() {
+        assert_eq!(ALL.len(), CONTROL.len() + HELPERS.len() + PRESENCE.len());
+        for name in CONTROL.iter().chain(HELPERS).chain(PRESENCE) {
             assert!(ALL.contains(name), "{name} missing from ALL");
         }
         for (i, a) in ALL.iter().enumerate() {

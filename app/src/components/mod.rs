@@ -6,6 +6,7 @@ pub mod controls;
 pub mod event_log;
 pub mod jobs;
 pub mod notifications;
+pub mod presence;
 pub mod send_panel;
 pub mod sign_in;
 pub mod stats;

@@ -10,6 +10,7 @@ use crate::components::controls::{EventFilter, TopicControls};
 use crate::components::event_log::EventLog;
 use crate::components::jobs::JobList;
 use crate::components::notifications::{NotificationList, Toasts};
+use crate::components::presence::WhoIsHere;
 use crate::components::send_panel::SendPanel;
 use crate::components::sign_in::{Session, SignIn};
 use crate::components::stats::StatsPanel;
@@ -185,6 +186,10 @@ pub fn SseDemoPage() -> impl IntoView {
         );
     });
     let _ = sse.on_json(events::PROGRESS, move |p: Progress| feed.progress(p));
+    let presence_changed = RwSignal::new(0u64);
+    for kind in events::PRESENCE {
+        let _ = sse.add_event_listener(*kind, move |_| presence_changed.update(|n| *n += 1));
+    }
 
     // Sign in as a guest on load so the page is live at once.
     let connect = sse.connect.clone();
@@ -247,6 +252,7 @@ pub fn SseDemoPage() -> impl IntoView {
                     <SendPanel token=session.token/>
                 </div>
                 <div class="col">
+                    <WhoIsHere token=session.token topics=topics changed=presence_changed/>
                     <Show when=move || session.is_admin()>
                         <StatsPanel token=session.token/>
                     </Show>
