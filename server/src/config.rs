@@ -241,14 +241,7 @@ impl Config {
 
     /// The hub's settings from these flags.
     pub fn hub_config(&self) -> anyhow::Result<sse_hub::HubConfig> {
-        let presence: Vec<&str> = self
-            .presence_topics
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let presence_topics = sse_hub::TopicPattern::parse_all(&presence)
-            .map_err(|e| anyhow::anyhow!("--presence-topics: {e}"))?;
+        let presence_topics = patterns("--presence-topics", &self.presence_topics)?;
         Ok(sse_hub::HubConfig {
             presence_topics,
             max_connections: self.max_connections,
@@ -275,14 +268,7 @@ impl Config {
 
     /// Who may subscribe and publish to which topics, from these flags.
     pub fn topic_policy(&self) -> anyhow::Result<Box<dyn sse_hub::TopicAuthorizer>> {
-        let public: Vec<&str> = self
-            .public_topics
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-            .collect();
-        let public = sse_hub::TopicPattern::parse_all(&public)
-            .map_err(|e| anyhow::anyhow!("--public-topics: {e}"))?;
+        let public = patterns("--public-topics", &self.public_topics)?;
         let claims = sse_hub::ClaimsPolicy::new().with_public_topics(public);
         Ok(match &self.subscribe_webhook {
             None => Box::new(claims),
@@ -298,4 +284,14 @@ impl Config {
             }
         })
     }
+}
+
+/// The topic patterns of a comma-separated flag (blanks ignored).
+fn patterns(flag: &str, list: &[String]) -> anyhow::Result<Vec<sse_hub::TopicPattern>> {
+    let list: Vec<&str> = list
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    sse_hub::TopicPattern::parse_all(&list).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }

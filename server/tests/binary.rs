@@ -2,7 +2,9 @@
 //! mint a demo token, stream live events to a real SSE client, and on
 //! SIGTERM end the stream with a `shutdown` event and exit cleanly.
 
-use std::io::{BufRead, BufReader};
+mod support;
+
+use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -39,20 +41,11 @@ fn start_with(args: &[&str]) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("server binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut stdout = BufReader::new(stdout);
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
+    let (base, mut stdout) = support::ready(&mut child);
     let mut notice = String::new();
     if args.contains(&"--demo") {
         stdout.read_line(&mut notice).unwrap();
     }
-    let base = line
-        .trim()
-        .strip_prefix("SSE hub ready: ")
-        .and_then(|u| u.strip_suffix("/sse-demo"))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
     Server {
         child,
         base,
@@ -227,15 +220,7 @@ async fn no_log_line_contains_a_token() {
         .stderr(Stdio::from(log))
         .spawn()
         .expect("server binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("SSE hub ready: ")
-        .and_then(|u| u.strip_suffix("/sse-demo"))
-        .unwrap()
-        .to_string();
+    let (base, _stdout) = support::ready(&mut child);
     let auth = sse_hub::Auth::hs256(secret.as_bytes());
     let user = sse_hub::UserId::new("log-user").unwrap();
     let token = auth

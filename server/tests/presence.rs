@@ -5,8 +5,8 @@
 
 #[path = "../../tests/common/redis_server.rs"]
 mod redis_server;
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,16 +39,7 @@ fn node(redis: &RedisServer) -> Node {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("server binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("SSE hub ready: ")
-        .and_then(|u| u.strip_suffix("/sse-demo"))
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let (base, _) = support::ready(&mut child);
     Node { child, base }
 }
 
