@@ -4,6 +4,9 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// What a request that got no answer means for a person.
+pub const UNREACHABLE: &str = "The hub cannot be reached right now.";
+
 /// POSTs `body` as JSON to `path` with an optional bearer token and decodes
 /// the JSON answer; a non-2xx answer becomes `Err` with the hub's message.
 pub async fn post_json<B: Serialize, T: DeserializeOwned>(
@@ -22,7 +25,7 @@ pub async fn post_json<B: Serialize, T: DeserializeOwned>(
             .map_err(|e| e.to_string())?
             .send()
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| UNREACHABLE.to_string())?;
         decode(res).await
     }
     #[cfg(feature = "ssr")]
@@ -40,7 +43,7 @@ pub async fn get_json<T: DeserializeOwned>(path: &str, token: Option<&str>) -> R
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
-        let res = req.send().await.map_err(|e| e.to_string())?;
+        let res = req.send().await.map_err(|_| UNREACHABLE.to_string())?;
         decode(res).await
     }
     #[cfg(feature = "ssr")]

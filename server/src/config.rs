@@ -202,6 +202,12 @@ pub struct Config {
     #[arg(long, env = "HUB_WEBHOOK_QUEUE", default_value_t = 10_000)]
     pub webhook_queue: usize,
 
+    /// New streams admitted per second on this node (bursts of four
+    /// times as many); a reconnect storm beyond gets 429 with
+    /// `Retry-After`, which the `use_sse` hook waits out. 0: no limit.
+    #[arg(long, env = "HUB_STREAM_OPENS_PER_SECOND", default_value_t = 5_000)]
+    pub stream_opens_per_second: u32,
+
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,

@@ -176,13 +176,23 @@ async fn main() -> anyhow::Result<()> {
     let options = leptos_options(&cfg);
     let routes = generate_route_list(App);
     let ui = Router::new()
+        // Browsers and crawlers ask for /favicon.ico whatever the page says.
+        .route(
+            "/favicon.ico",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
+        )
         .leptos_routes(&options, routes, {
             let options = options.clone();
             move || shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let mut api = sse_hub::Api::new(hub.clone(), auth);
+    let mut api = sse_hub::Api::new(hub.clone(), auth).with_stream_open_rate(
+        (cfg.stream_opens_per_second > 0).then(|| sse_hub::api::Rate {
+            burst: cfg.stream_opens_per_second.saturating_mul(4),
+            per_second: f64::from(cfg.stream_opens_per_second),
+        }),
+    );
     if let Some(counters) = webhook_counters {
         api = api.with_webhook_counters(counters);
     }

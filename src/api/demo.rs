@@ -256,8 +256,18 @@ pub async fn demo(
                 .and_then(Value::as_u64)
                 .unwrap_or(50)
                 .min(100) as u8;
-            let op = format!("op-{}", unix_ms());
-            hub.progress(&op, &target, pct, &text("Working...")).await?
+            // A demo finishes what it starts: from `pct` to 100, then done.
+            let op = format!("op-{:x}", rand::random::<u32>());
+            let delivered = hub.progress(&op, &target, pct, &text("Working...")).await?;
+            job_id = Some(op.clone());
+            tokio::spawn(run_demo_job(
+                hub.clone(),
+                op,
+                target.clone(),
+                text("Working..."),
+                pct,
+            ));
+            delivered
         }
         DemoKind::Success => hub.success(&target, &text("It worked")).await?,
         DemoKind::Error => hub.error(&target, &text("Something went wrong")).await?,
@@ -269,6 +279,7 @@ pub async fn demo(
                 id,
                 target.clone(),
                 text("Demo job"),
+                0,
             ));
             0
         }
@@ -279,9 +290,11 @@ pub async fn demo(
     }))
 }
 
-/// The simulated job: eleven progress steps, then `job.completed`.
-async fn run_demo_job(hub: Hub, job_id: String, user: UserId, label: String) {
-    for pct in (0..=100u8).step_by(10) {
+/// The simulated job: progress steps of 10 % from `from` to 100 %, then
+/// `job.completed`.
+async fn run_demo_job(hub: Hub, job_id: String, user: UserId, label: String, from: u8) {
+    let start = from.div_ceil(10) * 10;
+    for pct in (start..=100u8).step_by(10) {
         if hub.is_shutting_down() {
             return;
         }

@@ -43,7 +43,7 @@ use tower_http::cors::{Any, CorsLayer};
 pub use self::error::ApiError;
 pub use self::extract::{token_from_parts, ApiJson};
 pub use self::rate::Rate;
-pub use self::state::Api;
+pub use self::state::{Api, DEFAULT_STREAM_OPENS};
 pub use self::stream_route::{parse_stream_query, StreamQuery};
 use crate::hub::Hub;
 use crate::metrics::HttpMetrics;

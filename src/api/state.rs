@@ -8,6 +8,15 @@ use axum::extract::FromRef;
 use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::lifecycle::WebhookCounters;
+
+use super::rate::{Rate, RateLimiter};
+
+/// New streams admitted per node by default: bursts of 20 000 (every
+/// client of a full node reconnecting at once), then 5 000 a second.
+pub const DEFAULT_STREAM_OPENS: Rate = Rate {
+    burst: 20_000,
+    per_second: 5_000.0,
+};
 use crate::metrics::HttpMetrics;
 
 /// The HTTP surface of one hub: the state its handlers share. Its routers
@@ -24,6 +33,9 @@ pub struct Api {
     pub(super) metrics: Arc<HttpMetrics>,
     /// The lifecycle webhook's counters, for `/metrics`, if there is one.
     pub(super) webhook: Option<Arc<WebhookCounters>>,
+    /// How fast new streams are admitted on this node: a reconnect storm
+    /// beyond it gets 429 with `Retry-After` instead of all at once.
+    pub(super) opens: Option<Arc<RateLimiter>>,
 }
 
 impl FromRef<Api> for Hub {
@@ -46,7 +58,18 @@ impl Api {
             auth,
             metrics: Arc::default(),
             webhook: None,
+            opens: Some(Arc::new(RateLimiter::new(
+                DEFAULT_STREAM_OPENS,
+                DEFAULT_STREAM_OPENS,
+                1,
+            ))),
         }
+    }
+
+    /// Admits new streams at `rate` on this node (`None`: no limit).
+    pub fn with_stream_open_rate(mut self, rate: Option<Rate>) -> Self {
+        self.opens = rate.map(|r| Arc::new(RateLimiter::new(r, r, 1)));
+        self
     }
 
     /// Shows the lifecycle webhook's counters in `/metrics`.

@@ -14,7 +14,7 @@ use super::error::ApiError;
 use crate::auth::Principal;
 use crate::config::HubConfig;
 use crate::event::{EventName, Topic};
-use crate::hub::{ConnectRequest, Hub};
+use crate::hub::ConnectRequest;
 
 const MAX_META_KEY: usize = 64;
 const MAX_META_VALUE: usize = 256;
@@ -111,11 +111,18 @@ fn bounded(what: &str, s: &str, max: usize) -> Result<String, ApiError> {
 
 /// The stream handler.
 pub async fn stream(
-    State(hub): State<Hub>,
+    State(api): State<super::Api>,
     principal: Principal,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
+    if let Some(opens) = &api.opens {
+        opens.check("").map_err(|wait| ApiError::RateLimited {
+            message: "too many streams opening at once; retry after the given delay".into(),
+            retry_after: wait,
+        })?;
+    }
+    let hub = api.hub.clone();
     let q = parse_stream_query(uri.query().unwrap_or(""), hub.config())?;
     let last_event_id = match headers.get("last-event-id") {
         Some(v) => Some(v.to_str().map(str::to_string).unwrap_or_default()),

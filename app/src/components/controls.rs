@@ -130,8 +130,14 @@ pub fn TopicControls(
         });
     };
     view! {
-        <div class="topics">
-            <TextField label="Topic" testid="topic-input" placeholder="news" value=input/>
+        <form
+            class="topics"
+            on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                change(true);
+            }
+        >
+            <TextField label="Topic (Enter subscribes)" testid="topic-input" placeholder="news" value=input/>
             <button type="button" data-testid="topic-subscribe" on:click=move |_| change(true)>"Subscribe"</button>
             <button type="button" data-testid="topic-unsubscribe" on:click=move |_| change(false)>"Unsubscribe"</button>
             <span class="muted" data-testid="topics-list">
@@ -142,7 +148,7 @@ pub fn TopicControls(
             </span>
             <span class="error" data-testid="topic-error">{move || error.get()}</span>
             <p class="muted" data-testid="topic-grants">{allowed}</p>
-        </div>
+        </form>
     }
     .into_any()
 }

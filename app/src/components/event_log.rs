@@ -4,12 +4,25 @@ use leptos::prelude::*;
 
 use super::types::LogEntry;
 
-/// The newest events, newest first.
+/// The newest events, newest first; the hub's once-a-second `metrics`
+/// ticks only when `show_ticks` is on.
 #[component]
-pub fn EventLog(#[prop(into)] entries: Signal<Vec<LogEntry>>) -> impl IntoView {
+pub fn EventLog(
+    #[prop(into)] entries: Signal<Vec<LogEntry>>,
+    show_ticks: RwSignal<bool>,
+) -> impl IntoView {
     view! {
         <section class="card" aria-label="Event log">
             <h2>"Event log"</h2>
+            <label class="check">
+                <input
+                    type="checkbox"
+                    data-testid="show-ticks"
+                    prop:checked=move || show_ticks.get()
+                    on:change=move |ev| show_ticks.set(event_target_checked(&ev))
+                />
+                "Show system ticks (metrics, every second)"
+            </label>
             <div class="log-wrap">
                 <table class="log" data-testid="event-log">
                     <thead>

@@ -2,6 +2,7 @@
 //! shows as props, so they can be reused with any `use_sse` connection.
 
 pub mod badge;
+pub mod banner;
 pub mod controls;
 pub mod event_log;
 pub mod jobs;

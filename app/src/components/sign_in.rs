@@ -44,11 +44,31 @@ impl Session {
             role,
         };
         let t: DemoToken = client::post_json("/api/auth/demo-token", None, &body).await?;
+        remember(&t.user_id, t.role.as_str());
         self.token.set(Some(t.token));
         self.user.set(Some(t.user_id));
         self.role.set(t.role.as_str().to_string());
         self.grants.set(t.topics);
         Ok(())
+    }
+
+    /// The identity this browser signed in with last (shared by its tabs),
+    /// or a new guest.
+    pub fn identity() -> (String, String) {
+        remembered().unwrap_or_else(|| {
+            #[cfg(not(feature = "ssr"))]
+            let n = (js_sys::Math::random() * 1e6) as u32;
+            #[cfg(feature = "ssr")]
+            let n = 0;
+            (format!("guest-{n}"), "user".to_string())
+        })
+    }
+
+    /// Forgets this browser's identity and signs in as a new guest.
+    pub async fn sign_out(self) -> Result<(), String> {
+        forget();
+        let (user, role) = Self::identity();
+        self.sign_in(user, role).await
     }
 }
 
@@ -105,9 +125,63 @@ pub fn SignIn(session: Session, #[prop(into)] on_signed_in: Callback<()>) -> imp
                     </select>
                 </label>
                 <button type="submit" data-testid="sign-in-submit" prop:disabled=move || busy.get()>"Sign in"</button>
+                <button
+                    type="button"
+                    data-testid="sign-out"
+                    on:click=move |_| {
+                        leptos::task::spawn_local(async move {
+                            match session.sign_out().await {
+                                Ok(()) => on_signed_in.run(()),
+                                Err(e) => error.set(Some(e)),
+                            }
+                        });
+                    }
+                >
+                    "Sign out"
+                </button>
             </div>
             <p class="error" data-testid="sign-in-error">{move || error.get()}</p>
         </form>
     }
     .into_any()
+}
+
+#[cfg_attr(feature = "ssr", allow(dead_code))]
+const IDENTITY_KEY: &str = "sse-demo-identity";
+
+#[cfg(not(feature = "ssr"))]
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// Keeps the identity for this browser (every tab reads it on load).
+fn remember(user: &str, role: &str) {
+    #[cfg(not(feature = "ssr"))]
+    if let Some(s) = storage() {
+        let v = serde_json::json!({ "user": user, "role": role }).to_string();
+        let _ = s.set_item(IDENTITY_KEY, &v);
+    }
+    #[cfg(feature = "ssr")]
+    let _ = (user, role);
+}
+
+fn remembered() -> Option<(String, String)> {
+    #[cfg(not(feature = "ssr"))]
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(&storage()?.get_item(IDENTITY_KEY).ok()??).ok()?;
+        Some((
+            v["user"].as_str()?.to_string(),
+            v["role"].as_str()?.to_string(),
+        ))
+    }
+    #[cfg(feature = "ssr")]
+    None
+}
+
+fn forget() {
+    #[cfg(not(feature = "ssr"))]
+    if let Some(s) = storage() {
+        let _ = s.remove_item(IDENTITY_KEY);
+    }
 }

@@ -1,11 +1,17 @@
-//! Reconnect delays: exponential, capped, with full jitter on the upper half,
-//! in the manner of launchdarkly's eventsource client. Pure functions so the
-//! math is unit-tested natively.
+//! Reconnect delays: exponential and capped, with full jitter (a uniform
+//! draw between zero and the capped delay, as in AWS's "Exponential Backoff
+//! and Jitter"). Pure functions so the math is unit-tested natively.
+//!
+//! The balance: the cap (5 s by default) bounds how long a page stays
+//! down after the hub is back: at most one cap, 2.5 s on average. Full
+//! jitter spreads a crowd of clients evenly over that window instead of
+//! in waves, and the hub answers a storm beyond its admission rate with
+//! 429 and `Retry-After`, which the hook waits out (plus jitter).
 
 /// Backoff settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Backoff {
-    /// First delay, milliseconds.
+    /// First delay, milliseconds (the server's `retry` hint replaces it).
     pub initial_ms: u32,
     /// Largest delay, milliseconds.
     pub max_ms: u32,
@@ -16,8 +22,8 @@ pub struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Self {
-            initial_ms: 1000,
-            max_ms: 30_000,
+            initial_ms: 500,
+            max_ms: 5_000,
             factor: 2.0,
         }
     }
@@ -33,12 +39,11 @@ impl Backoff {
         d.min(self.max_ms.max(1) as f64) as u32
     }
 
-    /// The delay with jitter: uniformly in `[base/2, base]`, where `unit` is
-    /// a random number in `[0, 1)`.
+    /// The delay with full jitter: uniformly in `[0, base]`, where `unit`
+    /// is a random number in `[0, 1)`.
     pub fn delay(&self, attempt: u32, server_retry_ms: Option<u32>, unit: f64) -> u32 {
         let base = self.base_delay(attempt, server_retry_ms);
-        let half = base / 2;
-        half + ((base - half) as f64 * unit.clamp(0.0, 1.0)) as u32
+        (base as f64 * unit.clamp(0.0, 1.0)) as u32
     }
 }
 
@@ -61,10 +66,12 @@ mod tests {
     }
 
     #[test]
-    fn jitter_stays_in_the_upper_half() {
+    fn full_jitter_spans_zero_to_the_capped_delay() {
         let b = Backoff::default();
-        assert_eq!(b.delay(2, None, 0.0), 1000);
-        assert_eq!(b.delay(2, None, 0.999_999), 1999);
-        assert!((1000..=2000).contains(&b.delay(2, None, 0.5)));
+        assert_eq!(b.delay(2, None, 0.0), 0);
+        assert_eq!(b.delay(2, None, 0.999_999), 999);
+        assert_eq!(b.delay(9, Some(3000), 0.5), 2500, "capped at 5 s");
+        // A long shutdown hint never pushes a reconnect past the cap.
+        assert!(b.delay(1, Some(12_000), 0.999) < 5_000);
     }
 }

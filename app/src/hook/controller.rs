@@ -251,10 +251,13 @@ fn retry_later(ctx: Ctx, floor: Option<u32>) {
     ctx.attempts.set(attempt);
     ctx.error.set(Some("connection lost; reconnecting".into()));
     let server_retry = ctx.live.with_value(|l| l.server_retry);
-    let delay = options
-        .backoff
-        .delay(attempt, server_retry, js_sys::Math::random())
-        .max(floor.unwrap_or(0));
+    let jitter = js_sys::Math::random();
+    let delay = match floor {
+        // The hub said when: wait that long, plus up to a second so its
+        // refused crowd does not come back in one wave.
+        Some(after) => after + (1000.0 * jitter) as u32,
+        None => options.backoff.delay(attempt, server_retry, jitter),
+    };
     schedule(ctx, delay);
 }
 

@@ -35,7 +35,7 @@ impl SseState {
             SseState::Closed => "closed".into(),
             SseState::Connecting => "connecting".into(),
             SseState::Open => "open".into(),
-            SseState::Reconnecting { delay_ms, .. } => format!("reconnecting in {delay_ms} ms"),
+            SseState::Reconnecting { .. } => "reconnecting".into(),
             SseState::Failed => "failed".into(),
         }
     }

@@ -3,9 +3,13 @@
 //! jobs, the raw event log and, for admins, live connection stats.
 
 use leptos::prelude::*;
-use sse_protocol::{events, Connected, DataChange, JobCompleted, Notification, Progress};
+use sse_protocol::{
+    events, Connected, DataChange, HistoryPage, JobCompleted, Notification, Progress,
+};
 
+use crate::client;
 use crate::components::badge::ConnectionBadge;
+use crate::components::banner::ConnectionBanner;
 use crate::components::controls::{EventFilter, TopicControls};
 use crate::components::event_log::EventLog;
 use crate::components::jobs::JobList;
@@ -30,6 +34,9 @@ struct Feed {
     jobs: RwSignal<Vec<Job>>,
     log: RwSignal<Vec<LogEntry>>,
     log_seq: StoredValue<u64>,
+    /// System ticks (`metrics`) received: kept out of the log by default.
+    ticks: RwSignal<u64>,
+    show_ticks: RwSignal<bool>,
 }
 
 impl Feed {
@@ -41,10 +48,57 @@ impl Feed {
             jobs: RwSignal::new(Vec::new()),
             log: RwSignal::new(Vec::new()),
             log_seq: StoredValue::new(0),
+            ticks: RwSignal::new(0),
+            show_ticks: RwSignal::new(false),
+        }
+    }
+
+    /// What one event changes on the page (live, or refetched on `reset`).
+    fn apply(&self, m: &SseMessage) {
+        match m.event_type.as_str() {
+            events::CONNECTED => {
+                if let Ok(c) = m.json::<Connected>() {
+                    self.connection_id.set(Some(c.connection_id));
+                }
+            }
+            events::NOTIFICATION | events::SYSTEM => {
+                if let Ok(d) = m.json::<Notification>() {
+                    self.notify(m, d.level.as_str(), d.message);
+                }
+            }
+            events::DATA_CHANGE => {
+                if let Ok(d) = m.json::<DataChange>() {
+                    let action = d.action.as_str();
+                    self.notify(m, "info", format!("{} {} was {action}", d.entity, d.id));
+                }
+            }
+            events::JOB_COMPLETED => {
+                if let Ok(d) = m.json::<JobCompleted>() {
+                    self.completed(&d);
+                    let level = if d.result == "success" {
+                        "success"
+                    } else {
+                        "error"
+                    };
+                    self.notify(m, level, format!("Job {} finished: {}", d.job_id, d.result));
+                }
+            }
+            events::PROGRESS => {
+                if let Ok(p) = m.json::<Progress>() {
+                    self.progress(p);
+                }
+            }
+            _ => {}
         }
     }
 
     fn log(&self, m: &SseMessage) {
+        if m.event_type == events::METRICS {
+            self.ticks.update(|n| *n += 1);
+            if !self.show_ticks.get_untracked() {
+                return;
+            }
+        }
         let seq = self.log_seq.get_value() + 1;
         self.log_seq.set_value(seq);
         let entry = LogEntry {
@@ -60,6 +114,14 @@ impl Feed {
     }
 
     fn notify(&self, m: &SseMessage, level: &str, message: String) {
+        if let Some(id) = &m.id {
+            if self
+                .notices
+                .with_untracked(|n| n.iter().any(|x| &x.key == id))
+            {
+                return;
+            }
+        }
         let notice = Notice {
             key: m
                 .id
@@ -150,42 +212,34 @@ pub fn SseDemoPage() -> impl IntoView {
         },
     );
     let feed = Feed::new();
-    let _ = sse.add_event_listener("*", move |m| feed.log(m));
-    let _ = sse.on_json(events::CONNECTED, move |c: Connected| {
-        feed.connection_id.set(Some(c.connection_id));
+    let _ = sse.add_event_listener("*", move |m| {
+        feed.log(m);
+        feed.apply(m);
     });
-    for kind in [events::NOTIFICATION, events::SYSTEM] {
-        let _ = sse.add_event_listener(kind, move |m| {
-            if let Ok(d) = m.json::<Notification>() {
-                feed.notify(m, d.level.as_str(), d.message);
-            }
-        });
-    }
-    let _ = sse.add_event_listener(events::DATA_CHANGE, move |m| {
-        if let Ok(d) = m.json::<DataChange>() {
-            let action = d.action.as_str();
-            feed.notify(m, "info", format!("{} {} was {action}", d.entity, d.id));
-        }
-    });
-    let _ = sse.add_event_listener(events::JOB_COMPLETED, move |m| {
-        if let Ok(d) = m.json::<JobCompleted>() {
-            feed.completed(&d);
-            let level = if d.result == "success" {
-                "success"
-            } else {
-                "error"
-            };
-            feed.notify(m, level, format!("Job {} finished: {}", d.job_id, d.result));
-        }
-    });
+    // `reset`: the hub could not replay what this page missed. Rebuild
+    // jobs and notifications from the caller's own history instead.
     let _ = sse.add_event_listener(events::RESET, move |m| {
         feed.notify(
             m,
             "warning",
-            "Missed events are no longer in the hub's history: state refetched".into(),
+            "Some events were missed; reloading your recent ones from the hub".into(),
         );
+        let token = session.token.get_untracked();
+        leptos::task::spawn_local(async move {
+            let page: Result<HistoryPage, String> =
+                client::get_json("/api/sse/history?user=me&limit=50", token.as_deref()).await;
+            if let Ok(page) = page {
+                // Known events are recognised by id and not shown twice.
+                for e in page.events {
+                    feed.apply(&SseMessage {
+                        event_type: e.event,
+                        data: e.data,
+                        id: Some(e.id),
+                    });
+                }
+            }
+        });
     });
-    let _ = sse.on_json(events::PROGRESS, move |p: Progress| feed.progress(p));
     let presence_changed = RwSignal::new(0u64);
     for kind in events::PRESENCE {
         let _ = sse.add_event_listener(*kind, move |_| presence_changed.update(|n| *n += 1));
@@ -196,8 +250,8 @@ pub fn SseDemoPage() -> impl IntoView {
     Effect::new(move |_| {
         let connect = connect.clone();
         leptos::task::spawn_local(async move {
-            let guest = format!("guest-{}", (js_sys::Math::random() * 1e6) as u32);
-            if session.sign_in(guest, "user".into()).await.is_ok() {
+            let (user, role) = Session::identity();
+            if session.sign_in(user, role).await.is_ok() {
                 connect();
             }
         });
@@ -220,21 +274,34 @@ pub fn SseDemoPage() -> impl IntoView {
     let (connect, disconnect) = (sse.connect.clone(), sse.disconnect.clone());
     let received = sse.events_received;
     let last = sse.last_event;
+    let state = sse.state;
+    let live = move || state.get() == crate::hook::SseState::Open;
+    let retry = {
+        let connect = sse.connect.clone();
+        Callback::new(move |_: ()| connect())
+    };
     view! {
         <main class="page demo">
+            <ConnectionBanner state=sse.state error=sse.error retry=retry/>
             <header class="demo-header">
                 <h1>"Live dashboard"</h1>
-                <ConnectionBadge state=sse.state attempts=sse.reconnect_attempts error=sse.error/>
+                <ConnectionBadge state=sse.state attempts=sse.reconnect_attempts/>
             </header>
             <Toasts items=feed.toasts/>
             <div class="grid">
                 <div class="col">
                     <SignIn session=session on_signed_in=on_signed_in/>
+                    <SendPanel token=session.token role=session.role/>
                     <section class="card" aria-label="Connection">
                         <h2>"Connection"</h2>
                         <div class="counter">
-                            <span class="big-number" data-testid="events-received">{move || received.get()}</span>
+                            <span class="big-number" data-testid="events-received">
+                                {move || received.get().saturating_sub(feed.ticks.get())}
+                            </span>
                             <span class="muted">"events received"</span>
+                            <span class="muted small" data-testid="ticks-received">
+                                {move || format!("+ {} system ticks", feed.ticks.get())}
+                            </span>
                         </div>
                         <p class="last-event mono" data-testid="last-event">
                             {move || last.get().map(|m| format!("last: {} #{}", m.event_type, m.id.unwrap_or_default()))}
@@ -249,9 +316,11 @@ pub fn SseDemoPage() -> impl IntoView {
                         <EventFilter selected=filter on_change=reconnect/>
                         <TopicControls token=session.token connection_id=feed.connection_id topics=topics user=session.user grants=session.grants/>
                     </section>
-                    <SendPanel token=session.token/>
                 </div>
-                <div class="col">
+                <div class="col" class:stale=move || !live() data-testid="live-column">
+                    <p class="stale-note" class:hidden=live>
+                        "Paused while the connection is down: what you see below may be out of date."
+                    </p>
                     <WhoIsHere token=session.token topics=topics changed=presence_changed/>
                     <Show when=move || session.is_admin()>
                         <StatsPanel token=session.token/>
@@ -260,7 +329,7 @@ pub fn SseDemoPage() -> impl IntoView {
                     <NotificationList items=feed.notices/>
                 </div>
             </div>
-            <EventLog entries=feed.log/>
+            <EventLog entries=feed.log show_ticks=feed.show_ticks/>
         </main>
     }
 }

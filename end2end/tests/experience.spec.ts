@@ -1,0 +1,126 @@
+import { test, expect } from '@playwright/test';
+import { notification, send, signIn } from './helpers';
+import { startHub, waitHealthy } from './servers';
+
+test('retry now reconnects at once after the hub is back', async ({ page }) => {
+  test.setTimeout(60_000);
+  const port = 3121;
+  const secret = 'e2e-retry-now-secret-0123456789abcdef';
+  let server = startHub(port, secret);
+  try {
+    await waitHealthy(port);
+    await page.goto(`http://127.0.0.1:${port}/sse-demo`);
+    await signIn(page, 'impatient');
+    server.kill('SIGKILL');
+    await expect(page.getByTestId('connection-banner')).toBeVisible();
+    server = startHub(port, secret);
+    await waitHealthy(port);
+    const start = Date.now();
+    await page.getByTestId('retry-now').click();
+    await expect(page.getByTestId('connection-state')).toHaveText('open', { timeout: 3_000 });
+    expect(Date.now() - start).toBeLessThan(3_000);
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
+
+test('the identity is kept per browser, shared by tabs, and sign out makes a new guest', async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto('/sse-demo');
+  await signIn(page, 'keeper', 'publisher');
+  await page.reload();
+  await expect(page.getByTestId('user')).toHaveText('Signed in as keeper (publisher)');
+  const tab = await ctx.newPage();
+  await tab.goto('/sse-demo');
+  await expect(tab.getByTestId('user')).toHaveText('Signed in as keeper (publisher)');
+  await expect(tab.getByTestId('connection-state')).toHaveText('open');
+  await page.getByTestId('sign-out').click();
+  await expect(page.getByTestId('user')).toContainText('Signed in as guest-');
+  await page.reload();
+  await expect(page.getByTestId('user')).toContainText('Signed in as guest-');
+  await ctx.close();
+});
+
+test('system ticks stay out of the log and the count unless asked for', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'reader-t');
+  const ticks = page.getByTestId('ticks-received');
+  await expect.poll(async () => Number(/\d+/.exec((await ticks.textContent()) ?? '0')?.[0]), { timeout: 5_000 }).toBeGreaterThan(1);
+  await expect(page.locator('[data-testid="event-log-item"][data-event="metrics"]')).toHaveCount(0);
+  const counted = Number(await page.getByTestId('events-received').textContent());
+  await send(page, 'success', 'counted');
+  await expect(page.getByTestId('events-received')).toHaveText(String(counted + 1));
+  await page.getByTestId('show-ticks').check();
+  await expect(page.locator('[data-testid="event-log-item"][data-event="metrics"]').first()).toBeVisible({ timeout: 5_000 });
+});
+
+test('the progress demo finishes what it starts', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'worker');
+  await send(page, 'progress', 'Crunching');
+  const job = page.getByTestId('job').first();
+  await expect(job).toContainText('Crunching');
+  await expect(job).toHaveClass(/done/, { timeout: 10_000 });
+  await expect(job).toContainText('finished: success');
+});
+
+test('Enter sends from the message field and subscribes from the topic field', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'typist');
+  await page.getByTestId('send-message').fill('sent with Enter');
+  await page.getByTestId('send-message').press('Enter');
+  await expect(notification(page, 'sent with Enter')).toHaveCount(1);
+  await page.getByTestId('topic-input').fill('news');
+  await page.getByTestId('topic-input').press('Enter');
+  await expect(page.getByTestId('topics-list')).toHaveText('news');
+});
+
+test('the send result shows next to the buttons, in view at 1280x800', async ({ page }) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.goto('/sse-demo');
+  await signIn(page, 'looker');
+  await page.getByTestId('send-success').click();
+  await expect(page.getByTestId('send-result')).toContainText('delivered');
+  await expect(page.getByTestId('send-result')).toBeInViewport();
+});
+
+test('/favicon.ico leads to the icon', async ({ request }) => {
+  const res = await request.get('/favicon.ico');
+  expect(res.status()).toBe(200);
+  expect(res.headers()['content-type']).toContain('image/svg+xml');
+});
+
+for (const [name, width, height] of [['desktop', 1280, 800], ['phone', 390, 844]] as const) {
+  test(`screenshot at ${width}x${height} (${name}) as a test artifact`, async ({ page }, testInfo) => {
+    await page.setViewportSize({ width, height });
+    await page.goto('/sse-demo');
+    await signIn(page, `shot-${name}`, 'admin');
+    await send(page, 'job', 'Report');
+    await send(page, 'success', 'Backup finished');
+    await page.getByTestId('topic-input').fill('news');
+    await page.getByTestId('topic-input').press('Enter');
+    await page.waitForTimeout(1500);
+    const path = testInfo.outputPath(`dashboard-${name}.png`);
+    await page.screenshot({ path, fullPage: true });
+    await testInfo.attach(`dashboard-${name}`, { path, contentType: 'image/png' });
+  });
+}
+
+test('on a phone the log rows are readable and every control is at least 44 px tall', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto('/sse-demo');
+  await signIn(page, 'thumb');
+  await send(page, 'success', 'a long enough message to wrap on a phone screen');
+  const cell = page.locator('[data-testid="event-log-item"] td.data').first();
+  await expect(cell).toBeVisible();
+  expect((await cell.boundingBox())!.width).toBeGreaterThan(300);
+  const small = await page.evaluate(() => {
+    const targets = Array.from(document.querySelectorAll('button, select, input')) as HTMLElement[];
+    return targets
+      .map((el) => (el instanceof HTMLInputElement && el.type === 'checkbox' ? (el.closest('label') as HTMLElement) ?? el : el))
+      .filter((el) => el.offsetParent !== null && el.getBoundingClientRect().height < 44)
+      .map((el) => el.outerHTML.slice(0, 80));
+  });
+  expect(small).toEqual([]);
+});
