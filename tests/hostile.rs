@@ -561,3 +561,41 @@ async fn demo_requests_are_small_and_rate_limited() {
     .await;
     assert_eq!(st, StatusCode::OK, "{res}");
 }
+
+/// A reconnect storm beyond the node's admission rate gets 429 with
+/// `Retry-After` (which the hook waits out), not a pile of handshakes.
+#[tokio::test]
+async fn a_storm_of_new_streams_beyond_the_admission_rate_gets_429() {
+    let auth = test_auth();
+    let hub = common::open_hub(HubConfig::default());
+    let app = sse_hub::Api::new(hub.clone(), auth.clone())
+        .with_stream_open_rate(Some(sse_hub::api::Rate {
+            burst: 3,
+            per_second: 0.5,
+        }))
+        .router();
+    let s = spawn_app(hub, auth, app, |listener, app| {
+        sse_hub::net::serve(listener, app, Default::default(), std::future::pending())
+    })
+    .await;
+    let mut open = Vec::new();
+    for i in 0..3 {
+        open.push(s.connect(&format!("storm{i}"), Role::User, "").await);
+    }
+    let res = s
+        .http
+        .get(s.url("/api/sse/stream"))
+        .bearer_auth(s.token("storm3", Role::User))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3).contains(&wait), "Retry-After {wait}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "rate_limited");
+}
