@@ -124,3 +124,77 @@ test('on a phone the log rows are readable and every control is at least 44 px t
   });
   expect(small).toEqual([]);
 });
+
+test('the stats chart has axes with units, a round scale, and marks a hub restart', async ({ page }) => {
+  test.setTimeout(60_000);
+  const port = 3122;
+  const secret = 'e2e-chart-secret-0123456789abcdef01';
+  let server = startHub(port, secret);
+  try {
+    await waitHealthy(port);
+    await page.goto(`http://127.0.0.1:${port}/sse-demo`);
+    await signIn(page, 'charter', 'admin');
+    await expect(page.getByTestId('chart-min')).toHaveText('0');
+    await expect(page.getByTestId('chart-max')).toHaveText('10');
+    await expect(page.locator('.chart figcaption')).toContainText('Deliveries per second');
+    await page.waitForTimeout(2500);
+    server.kill('SIGKILL');
+    server = startHub(port, secret);
+    await waitHealthy(port);
+    await expect(page.getByTestId('connection-state')).toHaveText('open', { timeout: 10_000 });
+    await expect(page.getByTestId('chart-restart')).toHaveCount(1, { timeout: 10_000 });
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
+
+test('an accessibility scan finds no serious or critical violations', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'a11y', 'admin');
+  await page.getByTestId('topic-input').fill('news');
+  await page.getByTestId('topic-input').press('Enter');
+  await page.waitForTimeout(1500);
+  const { default: AxeBuilder } = await import('@axe-core/playwright');
+  const results = await new AxeBuilder({ page }).analyze();
+  const serious = results.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  expect(serious).toEqual([]);
+});
+
+/** Presses Tab until the element with `testid` has the focus. */
+async function tabTo(page: import('@playwright/test').Page, testid: string) {
+  for (let i = 0; i < 60; i++) {
+    if (await page.evaluate((id) => document.activeElement?.getAttribute('data-testid') === id, testid)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`Tab never reached ${testid}`);
+}
+
+test('keyboard only: sign in, send, see the notification', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await expect(page.getByTestId('user')).toContainText('Signed in as guest-');
+  await tabTo(page, 'sign-in-user');
+  await page.keyboard.type('keys');
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('user')).toContainText('Signed in as keys (user)');
+  await expect(page.getByTestId('connection-state')).toHaveText('open');
+  await tabTo(page, 'send-message');
+  await page.keyboard.type('typed, never clicked');
+  await page.keyboard.press('Enter');
+  await expect(notification(page, 'typed, never clicked')).toHaveCount(1);
+});
+
+test('the curl panel shows commands that work, and notifications show their latency', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'curler');
+  const command = (await page.getByTestId('curl-send').textContent()) ?? '';
+  expect(command).toContain('/api/sse/demo');
+  const { execSync } = await import('child_process');
+  const out = execSync(command, { encoding: 'utf8' });
+  expect(JSON.parse(out).delivered).toBeGreaterThan(0);
+  const item = notification(page, 'hello from curl');
+  await expect(item).toHaveCount(1);
+  await expect(item.getByTestId('notification-latency')).toContainText('ms after publish');
+  expect(await page.getByTestId('curl-stream').textContent()).toContain("curl -N -H 'Authorization: Bearer ");
+});

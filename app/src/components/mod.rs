@@ -4,6 +4,7 @@
 pub mod badge;
 pub mod banner;
 pub mod controls;
+pub mod curl;
 pub mod event_log;
 pub mod jobs;
 pub mod notifications;

@@ -23,6 +23,9 @@ pub fn NotificationList(#[prop(into)] items: Signal<Vec<Notice>>) -> impl IntoVi
                                 <span class="level">{n.level.clone()}</span>
                                 <span class="source">{n.source.clone()}</span>
                                 <span class="text">{n.message.clone()}</span>
+                                <span class="muted small latency" data-testid="notification-latency">
+                                    {n.latency_ms.map(|ms| format!("{ms} ms after publish"))}
+                                </span>
                             </li>
                         }
                     }

@@ -13,6 +13,8 @@ pub struct Notice {
     pub message: String,
     /// The event type it came from.
     pub source: String,
+    /// Milliseconds from publish to this page, for live events.
+    pub latency_ms: Option<u64>,
 }
 
 /// A job or long operation with its progress.

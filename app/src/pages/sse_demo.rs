@@ -11,6 +11,7 @@ use crate::client;
 use crate::components::badge::ConnectionBadge;
 use crate::components::banner::ConnectionBanner;
 use crate::components::controls::{EventFilter, TopicControls};
+use crate::components::curl::CurlPanel;
 use crate::components::event_log::EventLog;
 use crate::components::jobs::JobList;
 use crate::components::notifications::{NotificationList, Toasts};
@@ -63,7 +64,12 @@ impl Feed {
             }
             events::NOTIFICATION | events::SYSTEM => {
                 if let Ok(d) = m.json::<Notification>() {
-                    self.notify(m, d.level.as_str(), d.message);
+                    // Publish to screen: the hub's timestamp against this
+                    // page's clock (one machine in the demo); replays and
+                    // refetches are older than a minute and show none.
+                    let latency = (js_sys::Date::now() as u64).saturating_sub(d.timestamp);
+                    let latency = (latency < 60_000).then_some(latency);
+                    self.notify_timed(m, d.level.as_str(), d.message, latency);
                 }
             }
             events::DATA_CHANGE => {
@@ -114,6 +120,10 @@ impl Feed {
     }
 
     fn notify(&self, m: &SseMessage, level: &str, message: String) {
+        self.notify_timed(m, level, message, None);
+    }
+
+    fn notify_timed(&self, m: &SseMessage, level: &str, message: String, latency_ms: Option<u64>) {
         if let Some(id) = &m.id {
             if self
                 .notices
@@ -130,6 +140,7 @@ impl Feed {
             level: level.to_string(),
             message,
             source: m.event_type.clone(),
+            latency_ms,
         };
         self.notices.update(|n| {
             n.insert(0, notice.clone());
@@ -326,6 +337,7 @@ pub fn SseDemoPage() -> impl IntoView {
                         <StatsPanel token=session.token/>
                     </Show>
                     <JobList jobs=feed.jobs/>
+                    <CurlPanel token=session.token/>
                     <NotificationList items=feed.notices/>
                 </div>
             </div>
