@@ -198,3 +198,12 @@ test('the curl panel shows commands that work, and notifications show their late
   await expect(item.getByTestId('notification-latency')).toContainText('ms after publish');
   expect(await page.getByTestId('curl-stream').textContent()).toContain("curl -N -H 'Authorization: Bearer ");
 });
+
+test('a live sparkline shows the events per second this page receives', async ({ page }) => {
+  await page.goto('/sse-demo');
+  await signIn(page, 'sparky');
+  for (let i = 0; i < 5; i++) await send(page, 'success', `burst ${i}`);
+  await expect.poll(async () => Number(/\d+/.exec((await page.getByTestId('sparkline-now').textContent()) ?? '0')?.[0]), { timeout: 5_000 }).toBeGreaterThan(0);
+  const points = await page.locator('[data-testid="sparkline"] polyline').getAttribute('points');
+  expect((points ?? '').split(' ').length).toBeGreaterThan(1);
+});

@@ -44,6 +44,30 @@ test('kill, 12 s down, restart: a banner in view, then open again within 6 s of 
   }
 });
 
+test('graceful shutdown, 10 s down, restart: open again within 6 s of the hub answering', async ({ page }) => {
+  test.setTimeout(90_000);
+  const port = 3113;
+  const secret = 'e2e-graceful-secret-0123456789abcdef';
+  let server = startHub(port, secret);
+  try {
+    await waitHealthy(port);
+    await page.goto(`http://127.0.0.1:${port}/sse-demo`);
+    await signIn(page, 'polite');
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    server.kill('SIGTERM');
+    await exited;
+    await expect(page.getByTestId('connection-banner')).toBeVisible();
+    await page.waitForTimeout(10_000);
+    server = startHub(port, secret);
+    await waitHealthy(port);
+    const back = Date.now();
+    await expect(page.getByTestId('connection-state')).toHaveText('open', { timeout: 6_000 });
+    console.log(`open again ${Date.now() - back} ms after a graceful restart`);
+  } finally {
+    server.kill('SIGKILL');
+  }
+});
+
 test('a refused token stops retrying with a clear error', async ({ page }) => {
   const port = 3112;
   const server = startHub(port, 'e2e-refused-secret-0123456789abcdef');

@@ -11,6 +11,7 @@ pub mod notifications;
 pub mod presence;
 pub mod send_panel;
 pub mod sign_in;
+pub mod sparkline;
 pub mod stats;
 pub mod text_field;
 pub mod types;

@@ -56,7 +56,7 @@ pub fn StatsPanel(#[prop(into)] token: Signal<Option<String>>) -> impl IntoView 
             <dl class="totals">
                 <div><dt>"Connections"</dt><dd data-testid="stats-total-connections">{stat(|s| s.total_connections)}</dd></div>
                 <div><dt>"Users"</dt><dd data-testid="stats-user-count">{stat(|s| s.user_count)}</dd></div>
-                <div><dt>"Events sent"</dt><dd data-testid="stats-events-sent">{stat(|s| s.total_events_sent)}</dd></div>
+                <div><dt>"Events sent since the hub started"</dt><dd data-testid="stats-events-sent">{stat(|s| s.total_events_sent)}</dd></div>
                 <div><dt>"Deliveries/s"</dt><dd data-testid="stats-deliveries-per-second">{stat(|s| s.deliveries_per_second)}</dd></div>
                 <div><dt>"Dropped"</dt><dd>{stat(|s| s.dropped_events)}</dd></div>
                 <div><dt>"Slow disconnects"</dt><dd>{stat(|s| s.slow_disconnects)}</dd></div>

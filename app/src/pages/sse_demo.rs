@@ -18,6 +18,7 @@ use crate::components::notifications::{NotificationList, Toasts};
 use crate::components::presence::WhoIsHere;
 use crate::components::send_panel::SendPanel;
 use crate::components::sign_in::{Session, SignIn};
+use crate::components::sparkline::Sparkline;
 use crate::components::stats::StatsPanel;
 use crate::components::types::{Job, LogEntry, Notice};
 use crate::hook::{use_sse_with_options, SseMessage, UseSseOptions};
@@ -314,6 +315,7 @@ pub fn SseDemoPage() -> impl IntoView {
                                 {move || format!("+ {} system ticks", feed.ticks.get())}
                             </span>
                         </div>
+                        <Sparkline count=Signal::derive(move || received.get().saturating_sub(feed.ticks.get()))/>
                         <p class="last-event mono" data-testid="last-event">
                             {move || last.get().map(|m| format!("last: {} #{}", m.event_type, m.id.unwrap_or_default()))}
                         </p>
