@@ -1,6 +1,6 @@
 import { test, expect } from '@playwright/test';
 import { notification, send, signIn } from './helpers';
-import { startHub, waitHealthy } from './servers';
+import { startHub, stopHub, waitHealthy } from './servers';
 
 test('retry now reconnects at once after the hub is back', async ({ page }) => {
   test.setTimeout(60_000);
@@ -11,7 +11,7 @@ test('retry now reconnects at once after the hub is back', async ({ page }) => {
     await waitHealthy(port);
     await page.goto(`http://127.0.0.1:${port}/sse-demo`);
     await signIn(page, 'impatient');
-    server.kill('SIGKILL');
+    await stopHub(server);
     await expect(page.getByTestId('connection-banner')).toBeVisible();
     server = startHub(port, secret);
     await waitHealthy(port);
@@ -138,7 +138,7 @@ test('the stats chart has axes with units, a round scale, and marks a hub restar
     await expect(page.getByTestId('chart-max')).toHaveText('10');
     await expect(page.locator('.chart figcaption')).toContainText('Deliveries per second');
     await page.waitForTimeout(2500);
-    server.kill('SIGKILL');
+    await stopHub(server);
     server = startHub(port, secret);
     await waitHealthy(port);
     await expect(page.getByTestId('connection-state')).toHaveText('open', { timeout: 10_000 });

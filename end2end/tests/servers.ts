@@ -18,6 +18,15 @@ export function startHub(port: number, secret: string, extra: string[] = []): Ch
   ], { stdio: 'ignore' });
 }
 
+/** Kills a hub and waits until it is gone, so its port is free for the
+ *  next one (a kill is only a request). */
+export async function stopHub(hub: ChildProcess, signal: NodeJS.Signals = 'SIGKILL') {
+  if (hub.exitCode !== null || hub.signalCode !== null) return;
+  const gone = new Promise((resolve) => hub.once('exit', resolve));
+  hub.kill(signal);
+  await gone;
+}
+
 /** Waits until the hub on `port` answers its health check. */
 export async function waitHealthy(port: number) {
   for (let i = 0; i < 100; i++) {

@@ -346,7 +346,11 @@ impl Hub {
 
     /// Refuses with [`HubError::TopicForbidden`] unless `who` may
     /// subscribe to every one of `topics`.
-    async fn authorize_subscribe(&self, who: &Principal, topics: &[Topic]) -> Result<(), HubError> {
+    pub(super) async fn authorize_subscribe(
+        &self,
+        who: &Principal,
+        topics: &[Topic],
+    ) -> Result<(), HubError> {
         if topics.is_empty() {
             return Ok(());
         }

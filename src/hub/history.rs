@@ -44,14 +44,8 @@ impl Hub {
         }
         let channel = match of {
             HistoryOf::Topic(t) => {
-                let refused = self
-                    .inner
-                    .topics
-                    .refuse_subscribe(who, std::slice::from_ref(&t))
-                    .await;
-                if !refused.is_empty() {
-                    return Err(HubError::TopicForbidden(refused));
-                }
+                self.authorize_subscribe(who, std::slice::from_ref(&t))
+                    .await?;
                 Channel::Topic(t)
             }
             HistoryOf::User(u) => {

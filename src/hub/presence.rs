@@ -39,14 +39,8 @@ impl Hub {
                 "has no presence (see --presence-topics)",
             ));
         }
-        let refused = self
-            .inner
-            .topics
-            .refuse_subscribe(who, std::slice::from_ref(&topic))
-            .await;
-        if !refused.is_empty() {
-            return Err(HubError::TopicForbidden(refused));
-        }
+        self.authorize_subscribe(who, std::slice::from_ref(&topic))
+            .await?;
         let (users, total) = self
             .inner
             .broker

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 use sse_protocol::PresencePage;
 
 use crate::client;
+use crate::hook::encode;
 
 /// One line per subscribed topic.
 #[component]
@@ -71,15 +72,4 @@ pub fn WhoIsHere(
         </section>
     }
     .into_any()
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -63,7 +63,7 @@ use serde::de::DeserializeOwned;
 pub use self::backoff::Backoff;
 use self::ctx::Ctx;
 pub use self::message::{SseMessage, SseState};
-pub use self::options::{stream_headers, stream_url, TokenRefresh, UseSseOptions};
+pub use self::options::{encode, stream_headers, stream_url, TokenRefresh, UseSseOptions};
 
 /// A closure returned by the hook (`connect`, `disconnect`).
 pub type Action = Arc<dyn Fn() + Send + Sync>;

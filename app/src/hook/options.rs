@@ -107,7 +107,8 @@ pub fn stream_headers(token: Option<&str>, last_event_id: Option<&str>) -> Vec<(
     h
 }
 
-fn encode(s: &str) -> String {
+/// `s` percent-encoded for a URL query (unreserved characters kept).
+pub fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
