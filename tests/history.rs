@@ -13,8 +13,7 @@ use common::*;
 use redis_server::RedisServer;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sse_hub::broker::RedisOptions;
-use sse_hub::{BrokerConfig, Hub, HubConfig, Role};
+use sse_hub::{Hub, HubConfig, Role};
 
 fn config() -> HubConfig {
     HubConfig {
@@ -25,16 +24,6 @@ fn config() -> HubConfig {
 
 async fn memory_node() -> TestServer {
     server_with(config()).await
-}
-
-async fn redis_node(redis: &RedisServer) -> TestServer {
-    let hub = Hub::builder(config())
-        .topic_authorizer(open_topics())
-        .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
-        .build()
-        .await
-        .expect("hub joins through redis");
-    serve(hub, test_auth()).await
 }
 
 /// Publishes through `s` as a publisher; the event's id.
@@ -80,7 +69,7 @@ async fn a_busy_topic_never_evicts_a_quiet_users_event_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_topic_never_evicts_a_quiet_users_event_redis() {
     let redis = RedisServer::start();
-    busy_topic_keeps_quiet_users_history(&redis_node(&redis).await).await;
+    busy_topic_keeps_quiet_users_history(&redis_node(&redis.url(), config()).await).await;
 }
 
 /// Opens `?topics=live&rewind=50` while 400 numbered events are published
@@ -145,7 +134,10 @@ async fn rewind_joins_live_delivery_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rewind_joins_live_delivery_across_redis_nodes() {
     let redis = RedisServer::start();
-    let (a, b) = (redis_node(&redis).await, redis_node(&redis).await);
+    let (a, b) = (
+        redis_node(&redis.url(), config()).await,
+        redis_node(&redis.url(), config()).await,
+    );
     rewind_joins_live_delivery(&a, &b).await;
 }
 
@@ -227,7 +219,10 @@ async fn the_history_api_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_history_api_across_redis_nodes() {
     let redis = RedisServer::start();
-    let (a, b) = (redis_node(&redis).await, redis_node(&redis).await);
+    let (a, b) = (
+        redis_node(&redis.url(), config()).await,
+        redis_node(&redis.url(), config()).await,
+    );
     history_api(&a, &b).await;
 }
 

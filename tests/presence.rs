@@ -12,8 +12,7 @@ use common::*;
 use redis_server::RedisServer;
 use reqwest::StatusCode;
 use serde_json::Value;
-use sse_hub::broker::RedisOptions;
-use sse_hub::{BrokerConfig, Hub, HubConfig, Role, TopicPattern};
+use sse_hub::{Hub, HubConfig, Role, TopicPattern};
 
 fn config() -> HubConfig {
     HubConfig {
@@ -24,16 +23,6 @@ fn config() -> HubConfig {
 
 async fn memory_node() -> TestServer {
     server_with(config()).await
-}
-
-async fn redis_node(redis: &RedisServer) -> TestServer {
-    let hub = Hub::builder(config())
-        .topic_authorizer(open_topics())
-        .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
-        .build()
-        .await
-        .expect("hub joins through redis");
-    serve(hub, test_auth()).await
 }
 
 /// The next presence event on `c`: `(event, userId)`.
@@ -116,7 +105,10 @@ async fn presence_with_the_memory_broker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_across_two_redis_nodes() {
     let redis = RedisServer::start();
-    let (a, b) = (redis_node(&redis).await, redis_node(&redis).await);
+    let (a, b) = (
+        redis_node(&redis.url(), config()).await,
+        redis_node(&redis.url(), config()).await,
+    );
     joins_and_leaves(&a, &b).await;
 }
 

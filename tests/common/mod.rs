@@ -55,6 +55,19 @@ pub fn open_topics() -> ClaimsPolicy {
     ClaimsPolicy::new().with_public_topics(vec![TopicPattern::parse("*").unwrap()])
 }
 
+/// A node with `config` on the Redis at `url` (every topic public).
+pub async fn redis_node(url: &str, config: HubConfig) -> TestServer {
+    let hub = Hub::builder(config)
+        .topic_authorizer(open_topics())
+        .broker(sse_hub::BrokerConfig::Redis(
+            sse_hub::broker::RedisOptions::new(url),
+        ))
+        .build()
+        .await
+        .expect("hub joins through redis");
+    serve(hub, test_auth()).await
+}
+
 pub async fn server_with(config: HubConfig) -> TestServer {
     let auth = test_auth();
     serve(open_hub(config), auth).await
