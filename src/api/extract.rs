@@ -50,6 +50,28 @@ pub fn token_from_parts(parts: &Parts) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The query parameters of a small GET endpoint, `token` left out: 400
+/// JSON for any key not in `known`, so a typo is an error, not ignored.
+pub(super) fn query_params(
+    uri: &axum::http::Uri,
+    known: &[&str],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+        if k == "token" {
+            continue;
+        }
+        if !known.contains(&&*k) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown parameter `{}`",
+                k.chars().take(64).collect::<String>()
+            )));
+        }
+        out.push((k.into_owned(), v.into_owned()));
+    }
+    Ok(out)
+}
+
 /// Who is calling, from the request's token (401 if none is valid).
 impl<S> FromRequestParts<S> for Principal
 where

@@ -8,6 +8,7 @@ use axum::Json;
 use sse_protocol::HistoryPage;
 
 use super::error::ApiError;
+use super::extract::query_params;
 use crate::auth::Principal;
 use crate::event::{Topic, UserId};
 use crate::hub::{HistoryOf, Hub, MAX_HISTORY_LIMIT};
@@ -23,26 +24,16 @@ pub async fn history(
     let mut topic = None;
     let mut user = None;
     let mut limit = DEFAULT_LIMIT;
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        match &*k {
-            "topic" => topic = Some(Topic::new(&*v)?),
+    for (k, v) in query_params(&uri, &["topic", "user", "limit"])? {
+        match k.as_str() {
+            "topic" => topic = Some(Topic::new(&v)?),
             "user" if v == "me" => user = Some(who.user.clone()),
-            "user" => user = Some(UserId::new(&*v)?),
-            "limit" => {
-                limit = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=MAX_HISTORY_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("limit must be 1 to {MAX_HISTORY_LIMIT}"))
-                    })?
-            }
-            "token" => {}
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown parameter `{}`",
-                    other.chars().take(64).collect::<String>()
-                )))
+            "user" => user = Some(UserId::new(&v)?),
+            // The range (1 to 100) is the hub's to check.
+            _ => {
+                limit = v.parse().map_err(|_| {
+                    ApiError::BadRequest(format!("limit must be 1 to {MAX_HISTORY_LIMIT}"))
+                })?
             }
         }
     }

@@ -8,6 +8,7 @@ use axum::Json;
 use sse_protocol::PresencePage;
 
 use super::error::ApiError;
+use super::extract::query_params;
 use crate::auth::Principal;
 use crate::event::Topic;
 use crate::hub::Hub;
@@ -19,17 +20,8 @@ pub async fn presence(
     uri: Uri,
 ) -> Result<Json<PresencePage>, ApiError> {
     let mut topic = None;
-    for (k, v) in form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
-        match &*k {
-            "topic" => topic = Some(Topic::new(&*v)?),
-            "token" => {}
-            other => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown parameter `{}`",
-                    other.chars().take(64).collect::<String>()
-                )))
-            }
-        }
+    for (_, v) in query_params(&uri, &["topic"])? {
+        topic = Some(Topic::new(&v)?);
     }
     let topic = topic.ok_or_else(|| ApiError::BadRequest("`topic` is required".into()))?;
     Ok(Json(hub.presence(&who, topic).await?))

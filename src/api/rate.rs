@@ -1,6 +1,7 @@
-//! Token buckets for the demo endpoints, which anyone can reach in demo
-//! mode: one per user and one for everybody together (demo identities cost
-//! nothing to make, so a per-user limit alone would not bound the load).
+//! Token buckets: for the demo endpoints, which anyone can reach in demo
+//! mode (one per user and one for everybody together: demo identities cost
+//! nothing to make, so a per-user limit alone would not bound the load),
+//! and for admitting new streams on a node (one bucket for all).
 //!
 //! The per-user map is bounded: full buckets carry no information and are
 //! pruned when the map is full; if it is still full, a newcomer is refused

@@ -5,8 +5,6 @@
 //! an observer queues and returns. What it refuses is counted
 //! (`lifecycleDropped`), and streams never wait for it.
 
-use std::sync::atomic::Ordering;
-
 pub use sse_protocol::{LifecycleEvent, LifecycleKind};
 
 use super::connection::Connection;
@@ -46,10 +44,7 @@ impl Hub {
 
     /// Lifecycle events the observer could not take.
     pub fn lifecycle_dropped(&self) -> u64 {
-        self.inner
-            .counters
-            .lifecycle_dropped
-            .load(Ordering::Relaxed)
+        Counters::get(&self.inner.counters.lifecycle_dropped)
     }
 }
 
