@@ -87,6 +87,37 @@ for n in 100 1000 10000; do
   run --kind nchan --addr "$NCHAN_ADDR" --connections "$n" --events 1000 --rate 1000 --payload 256 $nchan_pids
 done
 
+# Saturated fan-out: 5 000 streams, events published as fast as the hub
+# answers (4 publishers).
+run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections 5000 --events 2000 --rate 0 --publishers 4 --label "hub fan-out"
+run --kind nchan --addr "$NCHAN_ADDR" --connections 5000 --events 2000 --rate 0 --publishers 4 --label "nchan fan-out"
+# Publishing: 32 publishers as fast as they are answered, 10 subscribers;
+# the memory broker, nchan, and two hub nodes on one Redis (publishers
+# alternate between the nodes, subscribers on the first).
+run --kind hub --addr "$HUB_ADDR" --jwt-secret "$SECRET" --connections 10 --events 20000 --rate 0 --publishers 32 --label "publish: hub (memory)"
+run --kind nchan --addr "$NCHAN_ADDR" --connections 10 --events 20000 --rate 0 --publishers 32 --label "publish: nchan"
+if [ -z "${HUB_URL:-}" ] && command -v redis-server >/dev/null; then
+  REDIS_PORT=3910
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" >/dev/null 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  node_pids=()
+  for port in 3902 3903; do
+    target/release/server --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --demo false \
+      --broker "redis://127.0.0.1:$REDIS_PORT/0" --max-connections 20000 --log warn >>"$work/hub.log" 2>&1 &
+    node_pids+=($!)
+  done
+  for port in 3902 3903; do
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/api/ready" && break; sleep 0.1; done
+  done
+  run --kind hub --addr 127.0.0.1:3902 --publish-to 127.0.0.1:3902 --publish-to 127.0.0.1:3903 --jwt-secret "$SECRET" \
+    --connections 10 --events 20000 --rate 0 --publishers 32 --label "publish: 2 hub nodes on Redis"
+  # Cross-node delivery at 1 000 streams: published on one node, read on the other.
+  run --kind hub --addr 127.0.0.1:3902 --publish-to 127.0.0.1:3903 --jwt-secret "$SECRET" \
+    --connections 1000 --events 1000 --rate 1000 --label "hub+redis, cross-node"
+  kill "${node_pids[@]}" "$redis_pid" 2>/dev/null || true
+fi
+
 criterion=$(cargo bench -p sse-hub --bench hot_paths -- --noplot 2>/dev/null | grep -E "^(encode|fan_out)|time:|thrpt:" || true)
 
 histmem=$(cargo bench -p sse-hub --bench history_memory 2>/dev/null | grep -E "^history/" || true)
@@ -115,9 +146,10 @@ print("Command: `bash bench/run.sh` (writes this file). Each row is one `sse-ben
       "events are published through each hub's HTTP API at the given rate, 256-byte payload, target: every connection. "
       "Memory is the growth of the server's PSS (nginx: master and workers summed) over the run, divided by the connections; "
       "the idle hold runs first, on fresh servers (later rows reuse memory earlier runs freed, so they show only growth beyond it).\n")
+plain = [r for r in rows if r.get("publishers", 1) == 1 and r.get("label", r["kind"]) in ("hub", "nchan")]
 print("| hub | connections held | reused conn. | events | expected | delivered | loss | delivered msg/s | p50 ms | p90 ms | p99 ms | max ms | connect s | memory/conn |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-for r in rows:
+for r in plain:
     l = r["latency_ms"]
     mem = r.get("memory_per_connection_bytes")
     mem = f"{mem/1024:.1f} KiB" if mem is not None else "-"
@@ -125,7 +157,7 @@ for r in rows:
           f"{r['delivered_per_sec']:.0f} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | {l['max']:.2f} | {r['connect_secs']:.2f} | {mem} |")
 
 def row(kind, n, events, reused=False):
-    return next((r for r in rows if r["kind"] == kind and r["connections_requested"] == n and r["events"] == events
+    return next((r for r in plain if r["kind"] == kind and r["connections_requested"] == n and r["events"] == events
                  and bool(r.get("reused_connections")) == reused), None)
 idle, idle_nchan = row("hub", 15000, 0), row("nchan", 15000, 0)
 idle_reused, idle_reused_nchan = row("hub", 15000, 0, True), row("nchan", 15000, 0, True)
@@ -158,6 +190,15 @@ if k1:
     print(f"| p99 publish→receive < 50 ms at 1 000 events/s × 1 000 connections | {k1['latency_ms']['p99']:.1f} ms | {verdict(k1['latency_ms']['p99'] < 50)} |")
 lost = sum(r["loss"] for r in rows)
 print(f"| zero loss in every run | {lost} lost over {len(rows)} runs | {verdict(lost == 0)} |")
+saturated = [r for r in rows if r.get("publishers", 1) > 1 or r.get("label", r["kind"]) not in ("hub", "nchan")]
+if saturated:
+    print("\n## Publishing, saturated fan-out and cross-node delivery\n")
+    print("Events published as fast as the servers answer (`--rate 0`) by several publishers; 256-byte payloads, target: every connection.\n")
+    print("| run | connections | publishers | events | publishes/s | delivered msg/s | p99 ms | loss |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in saturated:
+        print(f"| {r.get('label', r['kind'])} | {r['connections_held']} | {r.get('publishers', 1)} | {r['events']} | {r.get('publishes_per_sec', 0):.0f} | "
+              f"{r['delivered_per_sec']:.0f} | {r['latency_ms']['p99']:.1f} | {r['loss']} |")
 print("\n## Criterion micro-benchmarks (`cargo bench -p sse-hub --bench hot_paths`)\n")
 print("```\n" + criterion.strip() + "\n```")
 print("\n## History memory (`cargo bench -p sse-hub --bench history_memory`)\n")

@@ -6,8 +6,9 @@
 
 Each file is a node; a file imports another when it names a path into it
 (`use crate::hub::…`, `super::stream::…`, `crate::api::ApiError` in code).
-Prints every edge, then each circle (a set of files that reach each other),
-largest first, and exits 1 if there is any. Text only: it does not build.
+Prints every edge, then each circle (a set of files that reach each other,
+then a set of top-level modules that do), largest first, and exits 1 if
+there is any. `scripts/test.sh` runs it on every crate, so none returns. Text only: it does not build.
 """
 
 import os
@@ -69,45 +70,65 @@ for mod, path in files.items():
         if f and f != path:
             edges[path].add(f)
 
-# Circles: strongly connected components (Tarjan).
-index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
-sys.setrecursionlimit(10000)
+def circles(graph):
+    """The strongly connected components of more than one node (Tarjan)."""
+    index, low, stack, on, sccs, n = {}, {}, [], set(), [], [0]
+    sys.setrecursionlimit(10000)
+
+    def visit(v):
+        index[v] = low[v] = n[0]
+        n[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                sccs.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(sccs, key=len, reverse=True)
 
 
-def visit(v):
-    index[v] = low[v] = n[0]
-    n[0] += 1
-    stack.append(v)
-    on.add(v)
-    for w in edges[v]:
-        if w not in index:
-            visit(w)
-            low[v] = min(low[v], low[w])
-        elif w in on:
-            low[v] = min(low[v], index[w])
-    if low[v] == index[v]:
-        comp = []
-        while True:
-            w = stack.pop()
-            on.discard(w)
-            comp.append(w)
-            if w == v:
-                break
-        if len(comp) > 1:
-            sccs.append(sorted(comp))
+# The same graph between top-level modules (`hub`, `access`, `auth`): a
+# folder may import another only if that one does not import it back.
+def top(path):
+    rel = module_of(path)
+    return rel[0] if rel else "(root)"
 
 
-for v in sorted(edges):
-    if v not in index:
-        visit(v)
+modules = {}
+for v, ws in edges.items():
+    modules.setdefault(top(v), set())
+    for w in ws:
+        if top(w) != top(v) and top(v) != "(root)" and top(w) != "(root)":
+            modules[top(v)].add(top(w))
+            modules.setdefault(top(w), set())
 
 for v in sorted(edges):
     for w in sorted(edges[v]):
         print(f"{v} -> {w}")
 print()
-if not sccs:
-    print(f"no circles among {len(files)} files")
+file_circles = circles(edges)
+module_circles = circles(modules)
+if not file_circles and not module_circles:
+    print(f"no circles among {len(files)} files and {len(modules)} top-level modules")
     sys.exit(0)
-for comp in sorted(sccs, key=len, reverse=True):
+for comp in file_circles:
     print(f"circle of {len(comp)} files: {' '.join(comp)}")
+for comp in module_circles:
+    print(f"circle of {len(comp)} modules: {' '.join(comp)}")
 sys.exit(1)

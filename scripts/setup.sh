@@ -36,6 +36,7 @@ if [ "$mode" = test ]; then
   need_pkg chromium
   need_pkg chromium-driver
   need_pkg redis-server
+  need_pkg redis-sentinel
   need_pkg openssl
 fi
 if [ "${#apt_missing[@]}" -gt 0 ]; then

@@ -17,6 +17,12 @@ export LEPTOS_OUTPUT_NAME=sse-hub
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "no import circles (files and top-level modules)"
+for crate in src app/src server/src protocol/src; do
+  python3 scripts/imports.py "$crate" | tail -n +1 | grep -v -- ' -> ' | sed "s|^|$crate: |"
+  python3 scripts/imports.py "$crate" >/dev/null
+done
+
 step "cargo leptos build (server + WASM + CSS)"
 cargo leptos build
 

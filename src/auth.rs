@@ -15,8 +15,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::access::pattern::{Grants, TopicPattern};
 use crate::event::{unix_ms, UserId};
+use crate::pattern::{Grants, TopicPattern};
 
 pub use sse_protocol::{Role, TopicGrants};
 

@@ -45,23 +45,27 @@ pub enum HubError {
     /// The broker behind the hub is unavailable.
     #[error("broker unavailable: {0}")]
     BrokerUnavailable(#[source] BrokerError),
-    /// The caller may not subscribe or publish to these topics.
-    #[error("not allowed on topic(s): {}", list(.0))]
-    TopicForbidden(Vec<crate::event::Topic>),
+    /// The broker stored the event, but fewer replicas than required
+    /// confirmed it within the wait timeout: it may be lost in a failover.
+    /// Retrying with the same idempotency key publishes it at most once.
+    #[error("only {got} of {wanted} replicas confirmed the event in time")]
+    NotReplicated {
+        /// Replicas that had to confirm it.
+        wanted: u32,
+        /// Replicas that did.
+        got: u32,
+    },
+    /// The caller may not subscribe or publish to these topics (their
+    /// names: kept as text, so this file needs nothing of `event`, whose
+    /// validated names report their errors here).
+    #[error("not allowed on topic(s): {}", .0.join(", "))]
+    TopicForbidden(Vec<String>),
     /// The caller may not do this (a reason for people).
     #[error("{0}")]
     NotAllowed(String),
     /// Metadata under a trusted key can only come from the token.
     #[error("metadata key `{0}` is trusted: only the token's `meta` claim may set it")]
     TrustedMetadata(String),
-}
-
-fn list(topics: &[crate::event::Topic]) -> String {
-    topics
-        .iter()
-        .map(|t| t.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// What failed when the broker was used: [`BrokerError`]'s message says

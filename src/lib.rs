@@ -46,6 +46,7 @@ pub mod hub;
 pub mod lifecycle;
 pub mod metrics;
 pub mod net;
+pub mod pattern;
 pub mod wire;
 
 pub use access::{ClaimsPolicy, TopicAuthorizer, TopicPattern, WebhookPolicy};

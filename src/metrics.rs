@@ -188,6 +188,31 @@ pub fn render(hub: &Hub, http: &HttpMetrics, webhook: Option<&WebhookCounters>) 
         "Lifecycle events the observer could not take (its queue was full).",
         hub.lifecycle_dropped(),
     );
+    let broker = hub.broker_counters();
+    metric(
+        "sse_hub_broker_reconnections_total",
+        "counter",
+        "Broker connections remade after a failure.",
+        broker.reconnections,
+    );
+    metric(
+        "sse_hub_broker_failovers_total",
+        "counter",
+        "Times the broker followed a failover to another primary.",
+        broker.failovers,
+    );
+    metric(
+        "sse_hub_broker_lost_tails_total",
+        "counter",
+        "Times this node found the broker's log behind what it delivered (a failover lost its tail).",
+        broker.lost_tails,
+    );
+    metric(
+        "sse_hub_ready",
+        "gauge",
+        "1 while this node is ready (broker answers, not shutting down).",
+        u64::from(hub.readiness().is_ok()),
+    );
     if let Some(w) = webhook {
         metric(
             "sse_hub_webhook_events_sent_total",

@@ -1,149 +1,18 @@
 //! The broker seam: a third engine plugs in through `Broker` alone, with
-//! no change to the hub. `Bus` is a small in-process cluster: every node's
-//! broker shares one log, and a task per node delivers it later (as Redis'
-//! readers do), so two hubs on one bus behave like two nodes.
+//! no change to the hub (`Bus`, in `common/bus.rs`: two hubs on one bus
+//! behave like two nodes).
+
+#[path = "common/bus.rs"]
+mod bus;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bus::{Bus, Log};
 use futures_util::StreamExt;
-use parking_lot::Mutex;
-use sse_hub::broker::{
-    Accepted, Broker, BrokerFuture, Channel, EventSink, Presence, PresenceCount, PresenceEdge,
-    Replay,
-};
 use sse_hub::{
-    wire, ConnectRequest, Event, EventId, EventStream, Hub, HubConfig, NewEvent, Principal, Role,
-    Target, Topic, UserId,
+    ConnectRequest, EventId, EventStream, Hub, HubConfig, NewEvent, Principal, Role, Target, UserId,
 };
-use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
-
-/// The shared log of a cluster of nodes.
-#[derive(Default)]
-struct Log {
-    events: Mutex<Vec<Arc<Event>>>,
-    appended: Notify,
-}
-
-/// One node's broker on the shared log.
-struct Bus(Arc<Log>);
-
-impl Broker for Bus {
-    fn head(&self) -> BrokerFuture<'_, EventId> {
-        let head = self
-            .0
-            .events
-            .lock()
-            .last()
-            .map_or(EventId::new(1, 0), |e| e.id);
-        Box::pin(std::future::ready(Ok(head)))
-    }
-
-    fn start(
-        &self,
-        sink: Arc<dyn EventSink>,
-        after: EventId,
-        stop: CancellationToken,
-    ) -> Result<(), sse_hub::HubError> {
-        let log = self.0.clone();
-        tokio::spawn(async move {
-            let mut next = after.seq as usize;
-            loop {
-                let appended = log.appended.notified();
-                let batch: Vec<_> = log.events.lock()[next..].to_vec();
-                next += batch.len();
-                for e in batch {
-                    // Later than publish, like a reader on another machine.
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    sink.ingest(e);
-                }
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    _ = appended => {}
-                }
-            }
-        });
-        Ok(())
-    }
-
-    fn publish(&self, new: NewEvent) -> BrokerFuture<'_, Accepted> {
-        let mut events = self.0.events.lock();
-        let id = EventId::new(1, events.len() as u64 + 1);
-        events.push(Arc::new(wire::published(id, new, 0)));
-        drop(events);
-        self.0.appended.notify_waiters();
-        Box::pin(std::future::ready(Ok(Accepted {
-            id,
-            duplicate: false,
-        })))
-    }
-
-    fn replay<'a>(
-        &'a self,
-        after: EventId,
-        upto: EventId,
-        channels: &'a [Channel],
-        _max: usize,
-    ) -> BrokerFuture<'a, Replay> {
-        let events = self.0.events.lock();
-        let replay = if after.epoch != 1 || after > upto {
-            Replay::Gap
-        } else {
-            Replay::Events(
-                events[after.seq as usize..upto.seq as usize]
-                    .iter()
-                    .filter(|e| in_any(e, channels))
-                    .cloned()
-                    .collect(),
-            )
-        };
-        Box::pin(std::future::ready(Ok(replay)))
-    }
-
-    fn recent<'a>(
-        &'a self,
-        channels: &'a [Channel],
-        upto: EventId,
-        limit: usize,
-    ) -> BrokerFuture<'a, Vec<Arc<Event>>> {
-        let events = self.0.events.lock();
-        let mut out: Vec<_> = events[..upto.seq as usize]
-            .iter()
-            .filter(|e| in_any(e, channels))
-            .cloned()
-            .collect();
-        out.drain(..out.len().saturating_sub(limit));
-        Box::pin(std::future::ready(Ok(out)))
-    }
-
-    fn presence_update<'a>(
-        &'a self,
-        _node: &'a str,
-        _changes: &'a [PresenceCount],
-    ) -> BrokerFuture<'a, Vec<PresenceEdge>> {
-        Box::pin(std::future::ready(Ok(Vec::new())))
-    }
-
-    fn presence<'a>(&'a self, _topic: &'a Topic, _limit: usize) -> BrokerFuture<'a, Presence> {
-        Box::pin(std::future::ready(Ok((Vec::new(), 0))))
-    }
-
-    fn delivery_lag(&self) -> Duration {
-        Duration::from_secs(2)
-    }
-
-    fn maintain(&self, _now_ms: u64) -> BrokerFuture<'_, ()> {
-        Box::pin(std::future::ready(Ok(())))
-    }
-}
-
-/// Whether `e` is kept in one of `channels`.
-fn in_any(e: &Event, channels: &[Channel]) -> bool {
-    Channel::of_target(&e.target)
-        .iter()
-        .any(|c| channels.contains(c))
-}
 
 async fn node(log: &Arc<Log>) -> Hub {
     Hub::builder(HubConfig::default())

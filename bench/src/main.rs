@@ -50,9 +50,18 @@ struct Args {
     /// Events to publish.
     #[arg(long, default_value_t = 1000)]
     events: u64,
-    /// Publish rate, events per second.
+    /// Publish rate, events per second over all publishers (0: as fast
+    /// as the hub answers).
     #[arg(long, default_value_t = 1000)]
     rate: u64,
+    /// Concurrent publishers (each with its own connections), sharing
+    /// the events and the rate.
+    #[arg(long, default_value_t = 1)]
+    publishers: usize,
+    /// Where to publish (repeat for several nodes: publishers take them
+    /// in turn); default: --addr.
+    #[arg(long)]
+    publish_to: Vec<SocketAddr>,
     /// Payload size in bytes (the JSON body of each event).
     #[arg(long, default_value_t = 256)]
     payload: usize,
@@ -68,6 +77,9 @@ struct Args {
     /// read its answer, then ask for the stream on the same socket.
     #[arg(long)]
     reuse: bool,
+    /// A name for this run in the report (e.g. `hub+redis`).
+    #[arg(long)]
+    label: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -212,8 +224,16 @@ async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, exp
     let _ = shared.latency.lock().await.add(&local);
 }
 
-async fn publish(args: &Args) -> anyhow::Result<(u64, u64)> {
+/// One publisher's share: events `me`, `me + publishers`, … at its share
+/// of the rate, to its node.
+async fn publish_share(args: Arc<Args>, me: usize) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
+    let nodes = if args.publish_to.is_empty() {
+        vec![args.addr]
+    } else {
+        args.publish_to.clone()
+    };
+    let node = nodes[me % nodes.len()];
     let (url, token) = match args.kind {
         Kind::Hub => {
             let auth = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
@@ -222,21 +242,22 @@ async fn publish(args: &Args) -> anyhow::Result<(u64, u64)> {
                 sse_hub::Role::Publisher,
                 Duration::from_secs(3600),
             )?;
-            (format!("http://{}/api/sse/publish", args.addr), Some(t))
+            (format!("http://{node}/api/sse/publish"), Some(t))
         }
-        Kind::Nchan => (
-            format!("http://{}/pub?ch={}", args.addr, args.channel),
-            None,
-        ),
+        Kind::Nchan => (format!("http://{node}/pub?ch={}", args.channel), None),
     };
-    let pad_len = args.payload.saturating_sub(48);
-    let pad = "x".repeat(pad_len);
-    let interval = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
+    let pad = "x".repeat(args.payload.saturating_sub(48));
+    let publishers = args.publishers.max(1) as u64;
+    let interval =
+        (args.rate > 0).then(|| Duration::from_secs_f64(publishers as f64 / args.rate as f64));
     let start = Instant::now();
-    let first_us = now_us();
-    for s in 0..args.events {
-        let due = start + interval * s as u32;
-        tokio::time::sleep_until(due.into()).await;
+    for (k, s) in (me as u64..args.events)
+        .step_by(publishers as usize)
+        .enumerate()
+    {
+        if let Some(interval) = interval {
+            tokio::time::sleep_until((start + interval * k as u32).into()).await;
+        }
         let data = json!({"t": now_us(), "s": s, "pad": pad});
         let req = match args.kind {
             Kind::Hub => http
@@ -249,6 +270,19 @@ async fn publish(args: &Args) -> anyhow::Result<(u64, u64)> {
         if !res.status().is_success() {
             bail!("publish {s} refused: {}", res.status());
         }
+    }
+    Ok(())
+}
+
+/// Publishes every event (see [`publish_share`]); when publishing began
+/// and ended (unix µs).
+async fn publish(args: &Arc<Args>) -> anyhow::Result<(u64, u64)> {
+    let first_us = now_us();
+    let shares: Vec<_> = (0..args.publishers.max(1))
+        .map(|me| tokio::spawn(publish_share(args.clone(), me)))
+        .collect();
+    for share in shares {
+        share.await??;
     }
     Ok((first_us, now_us()))
 }
@@ -330,6 +364,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let report = json!({
         "kind": format!("{:?}", args.kind).to_lowercase(),
+        "label": args.label.clone().unwrap_or_else(|| format!("{:?}", args.kind).to_lowercase()),
         "connections_requested": args.connections,
         "connections_held": held,
         "reused_connections": args.reuse,
@@ -338,6 +373,8 @@ async fn main() -> anyhow::Result<()> {
         "connect_p99_ms": connect_times.value_at_quantile(0.99) as f64 / 1000.0,
         "events": args.events,
         "rate": args.rate,
+        "publishers": args.publishers,
+        "publishes_per_sec": if last_publish_us > first_us { args.events as f64 / ((last_publish_us - first_us) as f64 / 1e6) } else { 0.0 },
         "payload_bytes": args.payload,
         "expected": expected,
         "delivered": delivered,

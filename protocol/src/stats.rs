@@ -110,11 +110,22 @@ impl From<&HubStats> for Summary {
     }
 }
 
+/// `GET /api/ready` while the node can serve (otherwise 503 with an
+/// [`crate::ErrorBody`] whose code is `not_ready`).
+#[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Ready {
+    /// `ready`.
+    pub status: String,
+    /// The node's id.
+    pub node: String,
+}
+
 /// `GET /api/health`.
 #[derive(Debug, Serialize, Deserialize, Clone, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// `ok`, or `shutting_down` (with status 503).
+    /// `ok`, or `shutting_down` (still 200: liveness).
     pub status: String,
     /// The epoch of the node's event ids.
     pub epoch: u64,

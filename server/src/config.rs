@@ -32,7 +32,11 @@ pub struct Config {
 
     /// Where events travel between nodes: `memory` (one node, no
     /// services) or a Redis URL (`redis://127.0.0.1:6379/0`, or
-    /// `rediss://` for TLS) to share events and replay history across nodes.
+    /// `rediss://` for TLS) to share events and replay history across
+    /// nodes; or Redis behind Sentinel:
+    /// `redis+sentinel://[user:pass@]HOST:PORT[,HOST:PORT…][/DB]?sentinel_master_name=NAME`
+    /// (`rediss+sentinel://` for TLS; the sentinels' own password as
+    /// `&sentinel_password=…`). Nodes follow a failover by themselves.
     #[arg(long, env = "HUB_BROKER", default_value = "memory")]
     pub broker: String,
 
@@ -53,6 +57,16 @@ pub struct Config {
     /// `rediss://` only: PEM key of --redis-client-cert.
     #[arg(long, env = "HUB_REDIS_CLIENT_KEY", requires = "redis_client_cert")]
     pub redis_client_key: Option<PathBuf>,
+
+    /// Redis: a publish answers 200 only once this many replicas hold it
+    /// (Redis `WAIT`), else 503 `not_replicated` (retry with the same `id`).
+    /// 0: once the primary holds it.
+    #[arg(long, env = "HUB_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// Redis: how long a publish waits for --redis-wait-replicas.
+    #[arg(long, env = "HUB_REDIS_WAIT_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_wait_timeout_ms: u64,
 
     /// Key prefix in Redis, so several hubs can share one server.
     #[arg(long, env = "HUB_REDIS_PREFIX", default_value = "sse")]
@@ -223,11 +237,13 @@ impl Config {
             }
             return Ok(sse_hub::BrokerConfig::Memory);
         }
-        let tls = self.broker.starts_with("rediss://");
-        if !tls && !self.broker.starts_with("redis://") {
+        let scheme = self.broker.split_once("://").map_or("", |(s, _)| s);
+        let tls = scheme.starts_with("rediss");
+        if !["redis", "rediss", "redis+sentinel", "rediss+sentinel"].contains(&scheme) {
             anyhow::bail!(
-                "--broker must be `memory` or a redis:// or rediss:// URL, not {:?}",
-                self.broker
+                "--broker must be `memory` or a redis://, rediss://, redis+sentinel:// or \
+                 rediss+sentinel:// URL, not {:?}",
+                sse_hub::broker::redis::redact(&self.broker)
             );
         }
         if tls_files && !tls {
@@ -238,6 +254,8 @@ impl Config {
         };
         let mut o = sse_hub::broker::RedisOptions::new(&self.broker);
         o.prefix = self.redis_prefix.clone();
+        o.wait_replicas = self.redis_wait_replicas;
+        o.wait_timeout = Duration::from_millis(self.redis_wait_timeout_ms.max(1));
         o.tls_ca_cert = self.redis_ca_cert.as_ref().map(read).transpose()?;
         if let (Some(cert), Some(key)) = (&self.redis_client_cert, &self.redis_client_key) {
             o.tls_client = Some((read(cert)?, read(key)?));

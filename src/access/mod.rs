@@ -3,10 +3,9 @@
 //! and an HTTP endpoint of the application as a policy ([`webhook`]).
 //! Plain Rust and HTTP-client code; nothing here serves requests.
 
-pub mod pattern;
 pub mod policy;
 pub mod webhook;
 
-pub use self::pattern::{Grants, TopicPattern};
 pub use self::policy::{ClaimsPolicy, TopicAuthorizer, Verdict};
 pub use self::webhook::WebhookPolicy;
+pub use crate::pattern::{self, Grants, TopicPattern};

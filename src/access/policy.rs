@@ -10,9 +10,9 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use super::pattern::{any_matches, TopicPattern};
 use crate::auth::{Principal, Role};
 use crate::event::Topic;
+use crate::pattern::{any_matches, TopicPattern};
 
 /// What a policy's future resolves to: the topics refused (empty when
 /// everything asked for is allowed).

@@ -1,11 +1,12 @@
-//! Operator endpoints: stats, kicking a connection, health, metrics.
+//! Operator endpoints: stats, kicking a connection, health, readiness,
+//! metrics.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde_json::{json, Value};
-use sse_protocol::{Health, Summary};
+use sse_protocol::{Health, Ready, Summary};
 
 use super::error::ApiError;
 use super::state::Api;
@@ -49,28 +50,35 @@ pub async fn disconnect(
     }
 }
 
-/// `GET /api/health`: liveness plus the headline numbers.
-pub async fn health(State(hub): State<Hub>) -> (StatusCode, Json<Health>) {
+/// `GET /api/health`: liveness plus the headline numbers. 200 while the
+/// process runs, even with the broker down or while shutting down (the
+/// status says which): restarting a node does not bring Redis back.
+/// Readiness is [`ready`].
+pub async fn health(State(hub): State<Hub>) -> Json<Health> {
     let s = hub.summary();
     let status = if hub.is_shutting_down() {
         "shutting_down"
     } else {
         "ok"
     };
-    let code = if hub.is_shutting_down() {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    (
-        code,
-        Json(Health {
-            status: status.to_string(),
-            epoch: hub.epoch(),
-            node: Some(hub.node_id().to_string()),
-            summary: Summary::from(&s),
-        }),
-    )
+    Json(Health {
+        status: status.to_string(),
+        epoch: hub.epoch(),
+        node: Some(hub.node_id().to_string()),
+        summary: Summary::from(&s),
+    })
+}
+
+/// `GET /api/ready`: 200 while this node can serve, 503 `not_ready` (and
+/// why) while its broker does not answer or it is shutting down.
+pub async fn ready(State(hub): State<Hub>) -> Result<Json<Ready>, ApiError> {
+    match hub.readiness() {
+        Ok(()) => Ok(Json(Ready {
+            status: "ready".into(),
+            node: hub.node_id().to_string(),
+        })),
+        Err(why) => Err(ApiError::NotReady(why.to_string())),
+    }
 }
 
 /// `GET /metrics` in the Prometheus text format.

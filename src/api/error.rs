@@ -42,6 +42,9 @@ pub enum ApiError {
         /// When a request will be taken again.
         retry_after: std::time::Duration,
     },
+    /// 503 from the readiness probe: the node cannot serve now (why).
+    #[error("{0}")]
+    NotReady(String),
     /// Anything the hub itself refused.
     #[error(transparent)]
     Hub(#[from] HubError),
@@ -55,6 +58,7 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Body { status, .. } => (
                 *status,
                 match status.as_u16() {
@@ -80,6 +84,9 @@ impl ApiError {
                 HubError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
                 HubError::BrokerUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
+                }
+                HubError::NotReplicated { .. } => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not_replicated")
                 }
                 HubError::TopicForbidden(_) => (StatusCode::FORBIDDEN, "topic_forbidden"),
                 HubError::NotAllowed(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -114,9 +121,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         let topics = match &self {
-            ApiError::Hub(HubError::TopicForbidden(t)) => {
-                Some(t.iter().map(|t| t.to_string()).collect())
-            }
+            ApiError::Hub(HubError::TopicForbidden(t)) => Some(t.clone()),
             _ => None,
         };
         let body = Json(ErrorBody {

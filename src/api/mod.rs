@@ -13,7 +13,8 @@
 //! | `GET /api/sse/presence` | any user | who is in a presence topic |
 //! | `GET /api/sse/stats` | admin | connection stats |
 //! | `DELETE /api/sse/connections/{id}` | admin | disconnect one |
-//! | `GET /api/health`, `GET /metrics` | anyone | health, Prometheus |
+//! | `GET /api/health`, `GET /api/ready` | anyone | liveness, readiness |
+//! | `GET /metrics` | anyone | Prometheus |
 //!
 //! The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`) are
 //! a separate router, [`Api::demo_router`], for demo deployments only.
@@ -68,6 +69,7 @@ impl Api {
             .route("/api/sse/stats", get(admin::stats))
             .route("/api/sse/connections/{id}", delete(admin::disconnect))
             .route("/api/health", get(admin::health))
+            .route("/api/ready", get(admin::ready))
             .route("/metrics", get(admin::metrics))
             .route("/api/{*rest}", any(unknown_route))
             .layer(DefaultBodyLimit::max(body_limit))

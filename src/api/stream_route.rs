@@ -111,7 +111,7 @@ fn bounded(what: &str, s: &str, max: usize) -> Result<String, ApiError> {
 
 /// The stream handler.
 pub async fn stream(
-    State(api): State<super::Api>,
+    State(api): State<super::state::Api>,
     principal: Principal,
     headers: HeaderMap,
     uri: Uri,

@@ -47,6 +47,19 @@ pub enum Replay {
     Gap,
 }
 
+/// What a broker went through, for `/metrics` (zero for brokers without
+/// a connection to lose).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BrokerCounters {
+    /// Connections remade after a failure.
+    pub reconnections: u64,
+    /// Times the broker followed a failover to another server.
+    pub failovers: u64,
+    /// Times a node found the shared log behind what it had delivered (a
+    /// failover lost its tail; clients holding those ids get a reset).
+    pub lost_tails: u64,
+}
+
 /// This node's count of one user's connections on one topic (0: none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PresenceCount {
@@ -149,6 +162,17 @@ pub trait Broker: Send + Sync + 'static {
     /// left with them. Called every two seconds by every node.
     fn presence_sweep(&self) -> BrokerFuture<'_, Vec<PresenceEdge>> {
         Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Whether the broker can serve now (for the readiness probe); the
+    /// error says why not. Called every second.
+    fn ready(&self) -> BrokerFuture<'_, ()> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// What the broker went through (reconnections, failovers).
+    fn counters(&self) -> BrokerCounters {
+        BrokerCounters::default()
     }
 
     /// Events held for replay, when known without a round trip (for stats).

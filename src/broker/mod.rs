@@ -26,8 +26,8 @@ pub mod memory;
 pub mod redis;
 
 pub use self::contract::{
-    Accepted, Broker, BrokerFuture, Channel, EventSink, HistoryLimits, Presence, PresenceCount,
-    PresenceEdge, Replay,
+    Accepted, Broker, BrokerCounters, BrokerFuture, Channel, EventSink, HistoryLimits, Presence,
+    PresenceCount, PresenceEdge, Replay,
 };
 pub use self::memory::MemoryBroker;
 pub use self::redis::{RedisBroker, RedisOptions};

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::authorizer::{AudienceAuthorizer, EventAuthorizer};
 use super::core::{Hub, Inner, Recent};
 use super::counters::Counters;
-use super::lifecycle::LifecycleObserver;
+use super::observer::LifecycleObserver;
 use super::publish::Sink;
 use super::registry::Registry;
 use crate::access::policy::{ClaimsPolicy, TopicAuthorizer};
@@ -141,6 +141,7 @@ impl HubBuilder {
             presence_sent: Mutex::new(Default::default()),
             counters: Counters::default(),
             shutting_down: AtomicBool::new(false),
+            broker_problem: Mutex::new(None),
             stop: stop.clone(),
             started: Instant::now(),
         });

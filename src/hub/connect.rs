@@ -16,7 +16,7 @@ use super::connection::{Connection, Frame, Queued, TopicSet};
 use super::core::Hub;
 use super::counters::Counters;
 use super::event_stream::{ConnectionGuard, EventStream};
-use super::lifecycle::LifecycleKind;
+use super::observer::LifecycleKind;
 use super::queue::Queue;
 use crate::auth::Principal;
 use crate::broker::{Channel, Replay};
@@ -358,7 +358,9 @@ impl Hub {
         if refused.is_empty() {
             Ok(())
         } else {
-            Err(HubError::TopicForbidden(refused))
+            Err(HubError::TopicForbidden(
+                refused.iter().map(ToString::to_string).collect(),
+            ))
         }
     }
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::authorizer::EventAuthorizer;
 use super::counters::Counters;
-use super::lifecycle::LifecycleObserver;
+use super::observer::LifecycleObserver;
 use super::registry::Registry;
 use crate::access::policy::TopicAuthorizer;
 use crate::broker::Broker;
@@ -53,6 +53,9 @@ pub(super) struct Inner {
     pub(super) presence_sent: Mutex<HashMap<(Topic, UserId), u64>>,
     pub(super) counters: Counters,
     pub(super) shutting_down: AtomicBool,
+    /// Why the broker failed its last readiness check (`None`: it
+    /// answered). Written once a second, read by every probe.
+    pub(super) broker_problem: Mutex<Option<String>>,
     /// Cancelled on shutdown or when the hub is dropped: ends the
     /// background work (maintenance, the broker's reader).
     pub(super) stop: CancellationToken,

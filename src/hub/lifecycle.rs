@@ -5,19 +5,12 @@
 //! an observer queues and returns. What it refuses is counted
 //! (`lifecycleDropped`), and streams never wait for it.
 
-pub use sse_protocol::{LifecycleEvent, LifecycleKind};
+use sse_protocol::{LifecycleEvent, LifecycleKind};
 
 use super::connection::Connection;
 use super::core::Hub;
 use super::counters::Counters;
 use crate::event::{unix_ms, Topic};
-
-/// Told about every connection's lifecycle.
-pub trait LifecycleObserver: Send + Sync + 'static {
-    /// One event. Returns false when it could not be taken (a full queue):
-    /// the hub counts it as dropped.
-    fn observe(&self, event: LifecycleEvent) -> bool;
-}
 
 impl Hub {
     /// Tells the observer, if any, what happened to `conn`.
@@ -45,11 +38,5 @@ impl Hub {
     /// Lifecycle events the observer could not take.
     pub fn lifecycle_dropped(&self) -> u64 {
         Counters::get(&self.inner.counters.lifecycle_dropped)
-    }
-}
-
-impl<T: LifecycleObserver + ?Sized> LifecycleObserver for std::sync::Arc<T> {
-    fn observe(&self, event: LifecycleEvent) -> bool {
-        (**self).observe(event)
     }
 }

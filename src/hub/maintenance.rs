@@ -38,6 +38,21 @@ impl Hub {
         let weak = Arc::downgrade(&self.inner);
         let stop = self.inner.stop.clone();
         let beat = self.inner.config.heartbeat_interval;
+        // Readiness is checked on its own clock, so a broker that is slow
+        // in the upkeep below never delays the probe's answer.
+        let (check_weak, check_stop) = (weak.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut second = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    _ = check_stop.cancelled() => break,
+                    _ = second.tick() => {
+                        let Some(inner) = check_weak.upgrade() else { break };
+                        Hub { inner }.check_broker().await;
+                    }
+                }
+            }
+        });
         tokio::spawn(async move {
             let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + beat, beat);
             let mut second = tokio::time::interval(Duration::from_secs(1));

@@ -21,7 +21,8 @@
 //! One file per job: `core` (the shared state), `builder` (the one way to
 //! make a hub), `registry` (who is connected, target lookup), `publish`
 //! (events in, fan-out), `connect` (open, resume, close, topics),
-//! `maintenance` (heartbeats, expiry, reports, shutdown), `stats`. Each
+//! `maintenance` (heartbeats, expiry, reports, shutdown), `readiness`,
+//! `stats`. Each
 //! imports `core`, none imports this file, so they form no circle.
 
 mod authorizer;
@@ -34,9 +35,11 @@ mod event_stream;
 mod history;
 mod lifecycle;
 mod maintenance;
+mod observer;
 mod presence;
 mod publish;
 mod queue;
+mod readiness;
 mod registry;
 mod stats;
 
@@ -47,7 +50,8 @@ pub use self::connection::Connection;
 pub use self::core::Hub;
 pub use self::event_stream::{Cut, EventStream};
 pub use self::history::{HistoryOf, MAX_HISTORY_LIMIT};
-pub use self::lifecycle::{LifecycleEvent, LifecycleKind, LifecycleObserver};
+pub use self::observer::{LifecycleEvent, LifecycleKind, LifecycleObserver};
 pub use self::presence::MAX_PRESENCE_USERS;
 pub use self::publish::Published;
+pub use self::readiness::NotReady;
 pub use self::stats::{ClusterStats, HubStats, TopicStats, UserStats};

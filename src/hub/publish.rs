@@ -89,7 +89,9 @@ impl Hub {
                 .refuse_publish(who, std::slice::from_ref(t))
                 .await;
             if !refused.is_empty() {
-                return Err(HubError::TopicForbidden(refused));
+                return Err(HubError::TopicForbidden(
+                    refused.iter().map(ToString::to_string).collect(),
+                ));
             }
         }
         self.publish(event).await

@@ -1,0 +1,111 @@
+//! Reading the history back: what a resuming client missed (`replay.lua`,
+//! one atomic proof-and-read) and the newest events of some channels.
+
+use crate::broker::contract::Channel;
+use crate::error::HubError;
+use crate::event::EventId;
+
+use super::scripts::SCRIPTS;
+use super::stored::{decode, StoredEvent};
+use super::RedisBroker;
+use redis::streams::StreamRangeReply;
+
+impl RedisBroker {
+    /// What a client reading `channels` that saw `after` missed, up to and
+    /// including `upto`: every entry in between, merged oldest first, or
+    /// `None` when this Redis cannot prove it holds all of them (see
+    /// `replay.lua`), or a channel missed more than `max`.
+    pub(super) async fn missed(
+        &self,
+        after: EventId,
+        upto: EventId,
+        channels: &[Channel],
+        max: usize,
+    ) -> Result<Option<Vec<StoredEvent>>, HubError> {
+        let mut invocation = SCRIPTS.replay.prepare_invoke();
+        invocation
+            .key(&self.keys.stream)
+            .key(&self.keys.era)
+            .key(&self.keys.lost);
+        for c in channels {
+            invocation.key(self.keys.channel(c));
+        }
+        invocation
+            .arg(after.to_string())
+            .arg(upto.to_string())
+            .arg(max);
+        let reply: Option<StreamRangeReply> = self
+            .link
+            .run("replaying history", |mut c| {
+                let inv = &invocation;
+                async move { inv.invoke_async(&mut c).await }
+            })
+            .await?;
+        let Some(reply) = reply else {
+            return Ok(None);
+        };
+        let mut events = reply
+            .ids
+            .iter()
+            .map(decode)
+            .collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        Ok(Some(events))
+    }
+
+    /// The newest `limit` entries of `channels` up to `upto`, oldest first.
+    pub(super) async fn newest_of(
+        &self,
+        channels: &[Channel],
+        upto: EventId,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, HubError> {
+        let mut pipe = redis::pipe();
+        for c in channels {
+            pipe.cmd("XREVRANGE")
+                .arg(self.keys.channel(c))
+                .arg(upto.to_string())
+                .arg("-")
+                .arg("COUNT")
+                .arg(limit);
+        }
+        let replies: Vec<StreamRangeReply> = self
+            .link
+            .run("reading history", |mut c| {
+                let pipe = &pipe;
+                async move { pipe.query_async(&mut c).await }
+            })
+            .await?;
+        let mut events = Vec::new();
+        for reply in replies {
+            for entry in &reply.ids {
+                events.push(decode(entry)?);
+            }
+        }
+        events.sort_by_key(|e| e.id);
+        events.dedup_by_key(|e| e.id);
+        let skip = events.len().saturating_sub(limit);
+        events.drain(..skip);
+        Ok(events)
+    }
+
+    /// The newest id of the stream (0-0 when it is empty).
+    pub(super) async fn newest(&self) -> Result<EventId, HubError> {
+        let reply: StreamRangeReply = self
+            .link
+            .query(
+                redis::cmd("XREVRANGE")
+                    .arg(&self.keys.stream)
+                    .arg("+")
+                    .arg("-")
+                    .arg("COUNT")
+                    .arg(1),
+            )
+            .await?;
+        match reply.ids.first() {
+            Some(e) => super::stored::parse_id(&e.id),
+            None => Ok(EventId::new(0, 0)),
+        }
+    }
+}

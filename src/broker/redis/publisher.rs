@@ -1,0 +1,212 @@
+//! Publishing: concurrent publishes are sent together, as one pipeline of
+//! `EVALSHA publish` calls followed by one `WAIT` when replicas must
+//! confirm them, on a connection of the publisher's own.
+//!
+//! One task owns that connection and one batch is in flight at a time:
+//! while it is, new publishes queue up and go out as the next batch, so a
+//! busy node makes one round trip for many publishes, and a `WAIT` (which
+//! blocks its connection until the replicas answer or the timeout) never
+//! holds up replays, presence or reads, which use other connections.
+//! `WAIT` covers every write made before it on its connection, so one call
+//! vouches for the whole batch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{RedisResult, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use super::keys::Seen;
+use super::link::{connection_lost, failed, unreadable, Link};
+use super::scripts::{unknown_script, SCRIPTS};
+use super::stored::parse_id;
+use crate::broker::contract::Accepted;
+use crate::error::HubError;
+
+/// Most publishes sent in one pipeline.
+const BATCH: usize = 128;
+
+/// Publishes waiting for a batch; beyond, a publish is refused at once.
+const QUEUE: usize = 8192;
+
+/// What a publish must wait for.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Wait {
+    /// Replicas that must hold the event (0: none).
+    pub(super) replicas: u32,
+    /// How long to wait for them.
+    pub(super) timeout: Duration,
+}
+
+/// One publish: the script's keys and arguments but the floor, which is
+/// filled in when its batch goes out.
+pub(super) struct Job {
+    pub(super) keys: Vec<String>,
+    pub(super) args: Vec<String>,
+    reply: oneshot::Sender<Result<Accepted, HubError>>,
+}
+
+/// The handle publishes go through; dropping it ends the task.
+pub(super) struct Publisher {
+    tx: mpsc::Sender<Job>,
+    wait: Wait,
+}
+
+impl Publisher {
+    /// Starts the task (needs a tokio runtime).
+    pub(super) fn start(link: Arc<Link>, seen: Arc<Seen>, wait: Wait) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(link, seen, wait, rx));
+        Self { tx, wait }
+    }
+
+    /// Publishes with these keys and arguments; answers within the wait
+    /// timeout and a second, whatever Redis does.
+    pub(super) async fn publish(
+        &self,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<Accepted, HubError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .try_send(Job { keys, args, reply })
+            .map_err(|_| unreadable("too many publishes waiting for Redis".into()))?;
+        let deadline = self.wait.timeout + Duration::from_secs(1);
+        match tokio::time::timeout(deadline, answer).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(unreadable("the publisher stopped".into())),
+            Err(_) => Err(unreadable(format!(
+                "Redis did not confirm the publish within {deadline:?}"
+            ))),
+        }
+    }
+}
+
+async fn run(link: Arc<Link>, seen: Arc<Seen>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
+    let mut conn = None;
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        // Jobs whose publisher gave up need no answer, but are still sent:
+        // the publisher may retry with the same idempotency key.
+        match send(&link, &mut conn, &seen, wait, &jobs).await {
+            Ok(results) => {
+                for (job, r) in jobs.into_iter().zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                for job in jobs {
+                    let _ = job.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Sends one batch (loading the script once if Redis lost it).
+async fn send(
+    link: &Link,
+    conn: &mut Option<MultiplexedConnection>,
+    seen: &Seen,
+    wait: Wait,
+    jobs: &[Job],
+) -> Result<Vec<Result<Accepted, HubError>>, HubError> {
+    for attempt in 0..2 {
+        if conn.is_none() {
+            *conn = Some(link.connect(wait.timeout + Duration::from_secs(2)).await?);
+        }
+        let c = conn.as_mut().expect("just set");
+        let floor = seen.get().to_string();
+        let mut pipe = redis::pipe();
+        for job in jobs {
+            pipe.cmd("EVALSHA")
+                .arg(SCRIPTS.publish.get_hash())
+                .arg(job.keys.len())
+                .arg(&job.keys)
+                .arg(&job.args)
+                .arg(&floor);
+        }
+        if wait.replicas > 0 {
+            pipe.cmd("WAIT")
+                .arg(wait.replicas)
+                .arg(wait.timeout.as_millis() as u64);
+        }
+        let replies: Vec<RedisResult<Value>> = match pipe.ignore_errors().query_async(c).await {
+            Ok(r) => r,
+            Err(e) => {
+                if connection_lost(&e) {
+                    *conn = None;
+                }
+                return Err(failed("publishing to Redis", e));
+            }
+        };
+        if attempt == 0
+            && replies
+                .iter()
+                .any(|r| matches!(r, Err(e) if unknown_script(e)))
+        {
+            SCRIPTS
+                .publish
+                .load_async(c)
+                .await
+                .map_err(|e| failed("loading the publish script", e))?;
+            continue;
+        }
+        return Ok(settle(conn, seen, wait, replies, jobs.len()));
+    }
+    unreachable!("the second attempt returns")
+}
+
+/// Each job's answer from the pipeline's replies.
+fn settle(
+    conn: &mut Option<MultiplexedConnection>,
+    seen: &Seen,
+    wait: Wait,
+    mut replies: Vec<RedisResult<Value>>,
+    jobs: usize,
+) -> Vec<Result<Accepted, HubError>> {
+    let replicated = if wait.replicas > 0 {
+        match replies.pop() {
+            Some(Ok(Value::Int(n))) => Ok(n as u32),
+            Some(Ok(other)) => Err(unreadable(format!("WAIT answered {other:?}"))),
+            Some(Err(e)) => Err(failed("waiting for replicas", e)),
+            None => Err(unreadable("no answer to WAIT".into())),
+        }
+    } else {
+        Ok(0)
+    };
+    replies
+        .into_iter()
+        .take(jobs)
+        .map(|r| {
+            let value = r.map_err(|e| {
+                if connection_lost(&e) {
+                    *conn = None;
+                }
+                failed("publishing to Redis", e)
+            })?;
+            let (id, duplicate): (String, String) = redis::from_redis_value(value)
+                .map_err(|e| failed("reading the publish answer", e))?;
+            let id = parse_id(&id)?;
+            seen.raise(id);
+            let got = replicated.clone()?;
+            if got < wait.replicas {
+                return Err(HubError::NotReplicated {
+                    wanted: wait.replicas,
+                    got,
+                });
+            }
+            Ok(Accepted {
+                id,
+                duplicate: duplicate == "1",
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,53 @@
+//! The Lua scripts, each in its own `.lua` file beside this one and sent
+//! by hash (`EVALSHA`); Redis is asked to load a script again when it does
+//! not know it (a restart or a failover empties its script cache).
+//!
+//! Each script names the keys it touches in `KEYS` where the caller knows
+//! them; `ids.lua` (stream ids, the era record) and `presence_lib.lua` are
+//! prepended to the scripts that use them.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Every script, built once per process.
+pub(super) struct Scripts {
+    pub(super) publish: Script,
+    pub(super) replay: Script,
+    pub(super) sync: Script,
+    pub(super) presence_update: Script,
+    pub(super) presence_sweep: Script,
+    pub(super) presence_query: Script,
+}
+
+pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    publish: Script::new(concat!(
+        include_str!("scripts/ids.lua"),
+        include_str!("scripts/publish.lua")
+    )),
+    replay: Script::new(concat!(
+        include_str!("scripts/ids.lua"),
+        include_str!("scripts/replay.lua")
+    )),
+    sync: Script::new(concat!(
+        include_str!("scripts/ids.lua"),
+        include_str!("scripts/sync.lua")
+    )),
+    presence_update: Script::new(concat!(
+        include_str!("scripts/presence_lib.lua"),
+        include_str!("scripts/presence_update.lua")
+    )),
+    presence_sweep: Script::new(concat!(
+        include_str!("scripts/presence_lib.lua"),
+        include_str!("scripts/presence_sweep.lua")
+    )),
+    presence_query: Script::new(concat!(
+        include_str!("scripts/presence_lib.lua"),
+        include_str!("scripts/presence_query.lua")
+    )),
+});
+
+/// Whether `e` says Redis does not know a script (to load it and retry).
+pub(super) fn unknown_script(e: &redis::RedisError) -> bool {
+    e.code() == Some("NOSCRIPT")
+}

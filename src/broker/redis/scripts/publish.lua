@@ -1,0 +1,38 @@
+-- Publishes one event in one atomic step: the idempotency check, the XADD
+-- to the stream every node tails (which assigns the id), the same entry
+-- under the same id in each of the event's history channels (trimmed to
+-- the history length, expiring with the history age when idle), and the
+-- idempotency key's record.
+--
+-- KEYS[1] the tailed stream, KEYS[2] the era record, KEYS[3] the
+-- idempotency key, KEYS[4..] the history channels.
+-- ARGV[1] history length, ARGV[2..5] name, data, target, audience,
+-- ARGV[6] '1' when an idempotency key is given, ARGV[7] its lifetime (ms),
+-- ARGV[8] a channel's idle lifetime (ms), ARGV[9] the newest id the
+-- publishing node has seen.
+-- Returns {id, '1' if the key was used before (nothing published) or '0'}.
+if ARGV[6] == '1' then
+  local existing = redis.call('GET', KEYS[3])
+  if existing then return {existing, '1'} end
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then era_floor(KEYS[2], KEYS[1]) end
+local fields = {'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5]}
+-- Ids never go backwards for a client: a promoted replica that lost the
+-- tail (or whose clock is behind) still numbers past what this node saw.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local fm, fs = parse_id(ARGV[9])
+local id
+if fm >= now then
+  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-%d', fm, fs + 1), unpack(fields))
+  if type(id) == 'table' then id = nil end
+end
+if not id then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+end
+for i = 4, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id, unpack(fields))
+  redis.call('PEXPIRE', KEYS[i], ARGV[8])
+end
+if ARGV[6] == '1' then redis.call('SET', KEYS[3], id, 'PX', ARGV[7]) end
+return {id, '0'}
