@@ -90,22 +90,17 @@ impl RedisBroker {
         Ok(events)
     }
 
-    /// The newest id of the stream (0-0 when it is empty).
+    /// The stream's last id (see `head.lua`).
     pub(super) async fn newest(&self) -> Result<EventId, HubError> {
-        let reply: StreamRangeReply = self
+        let mut invocation = SCRIPTS.head.prepare_invoke();
+        invocation.key(&self.keys.stream).key(&self.keys.era);
+        let id: String = self
             .link
-            .query(
-                redis::cmd("XREVRANGE")
-                    .arg(&self.keys.stream)
-                    .arg("+")
-                    .arg("-")
-                    .arg("COUNT")
-                    .arg(1),
-            )
+            .run("reading the stream's last id", |mut c| {
+                let inv = &invocation;
+                async move { inv.invoke_async(&mut c).await }
+            })
             .await?;
-        match reply.ids.first() {
-            Some(e) => super::stored::parse_id(&e.id),
-            None => Ok(EventId::new(0, 0)),
-        }
+        super::stored::parse_id(&id)
     }
 }

@@ -136,7 +136,7 @@ impl Link {
         let mut c = client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| failed(&format!("connecting to Redis at {addr}"), e))?;
+            .map_err(|e| failed("connecting to Redis", e))?;
         check_primary(&mut c, &addr).await?;
         if self.connected_once.swap(true, Ordering::Relaxed) {
             self.counters.reconnections.fetch_add(1, Ordering::Relaxed);

@@ -15,6 +15,7 @@ pub(super) struct Scripts {
     pub(super) publish: Script,
     pub(super) replay: Script,
     pub(super) sync: Script,
+    pub(super) head: Script,
     pub(super) presence_update: Script,
     pub(super) presence_sweep: Script,
     pub(super) presence_query: Script,
@@ -32,6 +33,10 @@ pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     sync: Script::new(concat!(
         include_str!("scripts/ids.lua"),
         include_str!("scripts/sync.lua")
+    )),
+    head: Script::new(concat!(
+        include_str!("scripts/ids.lua"),
+        include_str!("scripts/head.lua")
     )),
     presence_update: Script::new(concat!(
         include_str!("scripts/presence_lib.lua"),

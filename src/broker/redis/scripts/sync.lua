@@ -19,6 +19,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 else
   -- An empty stream whose next id is past the position.
   local m, q = parse_id(pos)
-  redis.call('XADD', KEYS[1], 'MAXLEN', '0', string.format('%d-%d', m, q + 1), 'x', '')
+  local next_id = string.format('%d-%d', m, q + 1)
+  redis.call('XADD', KEYS[1], next_id, 'x', '')
+  redis.call('XDEL', KEYS[1], next_id)
 end
 return {1, top}
