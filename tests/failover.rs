@@ -140,6 +140,93 @@ async fn a_resume_from_before_an_eviction_is_a_reset() {
     assert_eq!(first.event, "reset", "got {first:?}");
 }
 
+/// A failover that lost the tail, as a node sees it: the stream (and its
+/// history channel) go back to an earlier state (here: restored from a
+/// `DUMP` taken before the last two events) while the era stays. The
+/// node notices, new ids go on past what it delivered (its live client
+/// gets them), and a client that holds a lost id, or was away across the
+/// lost events, gets a reset.
+#[tokio::test]
+async fn a_lost_tail_means_reset_and_ids_go_on_past_it() {
+    let redis = RedisServer::start_volatile(&[]);
+    let n = node(RedisOptions::new(redis.url())).await;
+    let mut live = n.connect("bob", Role::User, "").await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(publish_eventually(&n, json!(i)).await);
+    }
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let keys = ["sse:events", "sse:ch:*"];
+    let dumps: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| redis::cmd("DUMP").arg(k).query(&mut con).unwrap())
+        .collect();
+    for i in 3..5 {
+        ids.push(publish_eventually(&n, json!(i)).await);
+    }
+    for id in &ids {
+        assert_eq!(&live.next().await.id, id);
+    }
+    for (k, dump) in keys.iter().zip(&dumps) {
+        let _: () = redis::cmd("RESTORE")
+            .arg(k)
+            .arg(0)
+            .arg(dump)
+            .arg("REPLACE")
+            .query(&mut con)
+            .unwrap();
+    }
+    // The reader checks when idle (every second).
+    let mut lost = 0;
+    for _ in 0..50 {
+        lost = n
+            .metrics()
+            .await
+            .lines()
+            .find_map(|l| l.strip_prefix("sse_hub_broker_lost_tails_total "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        if lost > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lost, 1, "the node noticed the lost tail once");
+    let next = publish_eventually(&n, json!(5)).await;
+    let key = |id: &str| {
+        let (a, b) = id.split_once('-').unwrap();
+        (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap())
+    };
+    assert!(key(&next) > key(&ids[4]), "{next} is not past {}", ids[4]);
+    assert_eq!(live.next().await.id, next, "the live client gets it");
+    for held in [&ids[4], &ids[3], &ids[2]] {
+        let mut c = open(&n, held).await;
+        let first = c.next_within(10).await.unwrap();
+        assert_eq!(first.event, "reset", "resuming from {held}: {first:?}");
+    }
+    let mut c = open(&n, &next).await;
+    c.expect_silence(300).await;
+}
+
+/// A node that is shutting down is not ready, at once.
+#[tokio::test]
+async fn a_node_shutting_down_is_not_ready_at_once() {
+    let s = server().await;
+    assert_eq!(ready(&s).await.0, StatusCode::OK);
+    s.hub.shutdown();
+    let (st, body) = ready(&s).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "not_ready");
+    assert!(
+        body["error"].as_str().unwrap().contains("shutting down"),
+        "{body}"
+    );
+    let res = s.http.get(s.url("/api/health")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "liveness stays 200");
+}
+
 /// Readiness follows Redis down and up within 5 s; liveness stays 200;
 /// publishes fail within the wait timeout while it is down; open streams
 /// stay open and get events again afterwards; `/metrics` counts the

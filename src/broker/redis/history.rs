@@ -23,10 +23,7 @@ impl RedisBroker {
         max: usize,
     ) -> Result<Option<Vec<StoredEvent>>, HubError> {
         let mut invocation = SCRIPTS.replay.prepare_invoke();
-        invocation
-            .key(&self.keys.stream)
-            .key(&self.keys.era)
-            .key(&self.keys.lost);
+        invocation.key(&self.keys.stream).key(&self.keys.era);
         for c in channels {
             invocation.key(self.keys.channel(c));
         }

@@ -24,8 +24,6 @@ pub(crate) struct Keys {
     pub(super) stream: String,
     /// The era record (see the module docs).
     pub(super) era: String,
-    /// Id ranges lost in failovers.
-    pub(super) lost: String,
 }
 
 impl Keys {
@@ -34,7 +32,6 @@ impl Keys {
             prefix: prefix.to_string(),
             stream: format!("{prefix}:events"),
             era: format!("{prefix}:era"),
-            lost: format!("{prefix}:lost"),
         }
     }
 

@@ -16,9 +16,10 @@
 //! `FLUSHALL`, a replica promoted empty) it is new, and its `floor` is
 //! above every id handed out before; an eviction (seen in the server's
 //! `evicted_keys`) raises the floor too. A client's id must also be one
-//! this Redis generated: not above the stream's last id, not in a range a
-//! node saw lost in a failover, and still in the stream unless trimmed
-//! since. Ids never go backwards: each publish passes the newest id its
+//! this Redis generated: not above the stream's last id and still in the
+//! stream unless trimmed since. A node whose reader finds the stream
+//! behind what it delivered (a failover lost the tail) raises the floor
+//! past it. Ids never go backwards: each publish passes the newest id its
 //! node has seen, and a reader that finds the stream behind moves it past
 //! what it delivered (`sync.lua`).
 //!

@@ -9,7 +9,7 @@
 //! published meanwhile is skipped. After each connect, and whenever a
 //! block ends with nothing, it runs `sync.lua`, which notices a stream
 //! that is behind what this node delivered (a failover lost the tail),
-//! records the lost range and moves the stream's ids past it.
+//! raises the era's floor past it and moves the stream's ids past it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,7 +123,7 @@ impl Reader {
 
     /// Runs `sync.lua` for the reader's position (see the module docs).
     async fn sync(&mut self, c: &mut MultiplexedConnection) -> Result<(), HubError> {
-        let keys = [&self.keys.stream, &self.keys.era, &self.keys.lost];
+        let keys = [&self.keys.stream, &self.keys.era];
         let mut invocation = SCRIPTS.sync.prepare_invoke();
         for k in keys {
             invocation.key(k);
@@ -136,7 +136,7 @@ impl Reader {
                     .counters
                     .lost_tails
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(stream_top = %top, delivered = %self.after, "the Redis stream is behind what this node delivered (a failover lost its tail): those ids are recorded as lost, clients holding them get a reset, new ids continue past them");
+                tracing::warn!(stream_top = %top, delivered = %self.after, "the Redis stream is behind what this node delivered (a failover lost its tail): clients resuming from before that point get a reset, new ids continue past it");
                 Ok(())
             }
             Ok(_) => Ok(()),

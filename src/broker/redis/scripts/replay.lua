@@ -3,17 +3,17 @@
 -- cannot prove it holds all of them. One atomic script, so no trim or
 -- publish lands between the checks and the read.
 --
--- KEYS[1] the tailed stream, KEYS[2] the era record, KEYS[3] the list of
--- lost id ranges, KEYS[4..] the channels.
+-- KEYS[1] the tailed stream, KEYS[2] the era record, KEYS[3..] the
+-- channels.
 -- ARGV[1] the client's id, ARGV[2] the newest id to include, ARGV[3] the
 -- most entries a channel keeps (more missed than that: false).
 --
 -- The proof, in order:
--- 1. the id is not below the era's floor (else it predates a data loss
---    or an eviction);
--- 2. this Redis generated it: it is not above the stream's last id, not
---    inside a range a node saw lost in a failover, and, unless trimmed
---    since, still in the tailed stream (a lost id that new ids overtook);
+-- 1. the id is not below the era's floor (else it predates a data loss,
+--    an eviction, or a tail a node saw lost in a failover);
+-- 2. this Redis generated it: it is not above the stream's last id and,
+--    unless trimmed since, still in the tailed stream (a lost id that new
+--    ids overtook before any node noticed);
 -- 3. no channel deleted an entry newer than it (max-deleted-entry-id),
 --    and none missed more than a channel keeps.
 -- A channel key that is gone expired (idle for the history age; older
@@ -23,16 +23,12 @@ local floor = era_floor(KEYS[2], KEYS[1])
 if newer(floor, after) then return false end
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if newer(after, info_field(KEYS[1], 'last-generated-id')) then return false end
-for _, range in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
-  local from, to = string.match(range, '^(%S+) (%S+)$')
-  if newer(after, from) and not newer(after, to) then return false end
-end
 if newer(after, info_field(KEYS[1], 'max-deleted-entry-id'))
     and #redis.call('XRANGE', KEYS[1], after, after) == 0 then
   return false
 end
 local out = {}
-for i = 4, #KEYS do
+for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
     if newer(info_field(KEYS[i], 'max-deleted-entry-id'), after) then return false end
     local entries = redis.call('XRANGE', KEYS[i], '(' .. after, upto, 'COUNT', max + 1)
