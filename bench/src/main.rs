@@ -224,33 +224,83 @@ async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, exp
     let _ = shared.latency.lock().await.add(&local);
 }
 
+/// A keep-alive HTTP/1.1 connection that sends prebuilt requests and
+/// reads their answers, so that on a small machine the load generator
+/// spends its CPU on little more than the bytes (a general HTTP client
+/// costs more per request than the hub it measures).
+struct RawClient {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    head: Vec<u8>,
+}
+
+impl RawClient {
+    async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream: tokio::io::BufReader::new(stream),
+            head: Vec::with_capacity(512),
+        })
+    }
+
+    /// Sends `request`; the answer's status.
+    async fn send(&mut self, request: &[u8]) -> anyhow::Result<u16> {
+        use tokio::io::AsyncBufReadExt;
+        self.stream.get_mut().write_all(request).await?;
+        self.head.clear();
+        let mut length = 0usize;
+        let mut status = 0u16;
+        loop {
+            let start = self.head.len();
+            if self.stream.read_until(b'\n', &mut self.head).await? == 0 {
+                bail!("closed by the server");
+            }
+            let line = &self.head[start..];
+            if start == 0 {
+                status = std::str::from_utf8(line.get(9..12).unwrap_or(b"0"))?.parse()?;
+            } else if line == b"\r\n" {
+                break;
+            } else if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
+                length = std::str::from_utf8(&line[15..])?.trim().parse()?;
+            }
+        }
+        let mut body = vec![0u8; length];
+        self.stream.read_exact(&mut body).await?;
+        Ok(status)
+    }
+}
+
 /// One publisher's share: events `me`, `me + publishers`, … at its share
-/// of the rate, to its node.
+/// of the rate, to its node, on one keep-alive connection.
 async fn publish_share(args: Arc<Args>, me: usize) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
     let nodes = if args.publish_to.is_empty() {
         vec![args.addr]
     } else {
         args.publish_to.clone()
     };
     let node = nodes[me % nodes.len()];
-    let (url, token) = match args.kind {
+    let (path, auth) = match args.kind {
         Kind::Hub => {
-            let auth = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
-            let t = auth.issue(
+            let a = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
+            let t = a.issue(
                 &sse_hub::UserId::new("bench-publisher")?,
                 sse_hub::Role::Publisher,
                 Duration::from_secs(3600),
             )?;
-            (format!("http://{node}/api/sse/publish"), Some(t))
+            (
+                "/api/sse/publish".to_string(),
+                format!("Authorization: Bearer {t}\r\n"),
+            )
         }
-        Kind::Nchan => (format!("http://{node}/pub?ch={}", args.channel), None),
+        Kind::Nchan => (format!("/pub?ch={}", args.channel), String::new()),
     };
+    let mut client = RawClient::connect(node).await?;
     let pad = "x".repeat(args.payload.saturating_sub(48));
     let publishers = args.publishers.max(1) as u64;
     let interval =
         (args.rate > 0).then(|| Duration::from_secs_f64(publishers as f64 / args.rate as f64));
     let start = Instant::now();
+    let mut request = Vec::with_capacity(1024);
     for (k, s) in (me as u64..args.events)
         .step_by(publishers as usize)
         .enumerate()
@@ -258,17 +308,23 @@ async fn publish_share(args: Arc<Args>, me: usize) -> anyhow::Result<()> {
         if let Some(interval) = interval {
             tokio::time::sleep_until((start + interval * k as u32).into()).await;
         }
-        let data = json!({"t": now_us(), "s": s, "pad": pad});
-        let req = match args.kind {
-            Kind::Hub => http
-                .post(&url)
-                .bearer_auth(token.as_deref().unwrap_or(""))
-                .json(&json!({"event": "bench", "data": data, "target": {"all": true}})),
-            Kind::Nchan => http.post(&url).body(data.to_string()),
+        let data = format!(r#"{{"t":{},"s":{s},"pad":"{pad}"}}"#, now_us());
+        let body = match args.kind {
+            Kind::Hub => format!(r#"{{"event":"bench","data":{data},"target":{{"all":true}}}}"#),
+            Kind::Nchan => data,
         };
-        let res = req.send().await.context("publish")?;
-        if !res.status().is_success() {
-            bail!("publish {s} refused: {}", res.status());
+        request.clear();
+        request.extend_from_slice(
+            format!(
+                "POST {path} HTTP/1.1\r\nHost: bench\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        request.extend_from_slice(body.as_bytes());
+        let status = client.send(&request).await.context("publish")?;
+        if !(200..300).contains(&status) {
+            bail!("publish {s} refused: {status}");
         }
     }
     Ok(())

@@ -103,30 +103,31 @@ impl RedisBroker {
         })
     }
 
-    /// Publishes through the batching publisher.
+    /// Publishes through the batching publisher (`publish.lua`; the last
+    /// argument is the newest id this node has seen).
     async fn append(&self, ev: &NewEvent) -> Result<Accepted, HubError> {
         let [target, audience] = stored::encode(ev)?;
-        let mut keys = vec![
-            self.keys.stream.clone(),
-            self.keys.era.clone(),
-            self.keys.dedup(ev.dedup_key.as_deref().unwrap_or("")),
-        ];
-        keys.extend(
-            Channel::of_target(&ev.target)
-                .iter()
-                .map(|c| self.keys.channel(c)),
-        );
-        let args = vec![
-            self.limits.len.to_string(),
-            ev.name.to_string(),
-            ev.data.clone(),
-            target,
-            audience,
-            if ev.dedup_key.is_some() { "1" } else { "" }.to_string(),
-            (self.limits.max_age.as_millis() as u64).to_string(),
-            (self.limits.max_age.as_millis() as u64).to_string(),
-        ];
-        self.publisher.publish(keys, args).await
+        let channels = Channel::of_target(&ev.target);
+        let age_ms = self.limits.max_age.as_millis() as u64;
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(scripts::SCRIPTS.publish.get_hash())
+            .arg(3 + channels.len())
+            .arg(&self.keys.stream)
+            .arg(&self.keys.era)
+            .arg(self.keys.dedup(ev.dedup_key.as_deref().unwrap_or("")));
+        for c in &channels {
+            cmd.arg(self.keys.channel(c));
+        }
+        cmd.arg(self.limits.len)
+            .arg(ev.name.as_str())
+            .arg(&ev.data)
+            .arg(target)
+            .arg(audience)
+            .arg(if ev.dedup_key.is_some() { "1" } else { "" })
+            .arg(age_ms)
+            .arg(age_ms)
+            .arg(self.seen.get().to_string());
+        self.publisher.publish(cmd).await
     }
 
     /// Trims entries of the tailed stream older than `min_ms`.

@@ -39,11 +39,9 @@ pub(super) struct Wait {
     pub(super) timeout: Duration,
 }
 
-/// One publish: the script's keys and arguments but the floor, which is
-/// filled in when its batch goes out.
+/// One publish: its `EVALSHA` call, and where its answer goes.
 pub(super) struct Job {
-    pub(super) keys: Vec<String>,
-    pub(super) args: Vec<String>,
+    cmd: redis::Cmd,
     reply: oneshot::Sender<Result<Accepted, HubError>>,
 }
 
@@ -61,16 +59,12 @@ impl Publisher {
         Self { tx, wait }
     }
 
-    /// Publishes with these keys and arguments; answers within the wait
-    /// timeout and a second, whatever Redis does.
-    pub(super) async fn publish(
-        &self,
-        keys: Vec<String>,
-        args: Vec<String>,
-    ) -> Result<Accepted, HubError> {
+    /// Sends `cmd` (an `EVALSHA` of `publish.lua`) with the next batch;
+    /// answers within the wait timeout and a second, whatever Redis does.
+    pub(super) async fn publish(&self, cmd: redis::Cmd) -> Result<Accepted, HubError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .try_send(Job { keys, args, reply })
+            .try_send(Job { cmd, reply })
             .map_err(|_| unreadable("too many publishes waiting for Redis".into()))?;
         let deadline = self.wait.timeout + Duration::from_secs(1);
         match tokio::time::timeout(deadline, answer).await {
@@ -118,26 +112,20 @@ async fn send(
     wait: Wait,
     jobs: &[Job],
 ) -> Result<Vec<Result<Accepted, HubError>>, HubError> {
+    let mut pipe = redis::pipe();
+    for job in jobs {
+        pipe.add_command(job.cmd.clone());
+    }
+    if wait.replicas > 0 {
+        pipe.cmd("WAIT")
+            .arg(wait.replicas)
+            .arg(wait.timeout.as_millis() as u64);
+    }
     for attempt in 0..2 {
         if conn.is_none() {
             *conn = Some(link.connect(wait.timeout + Duration::from_secs(2)).await?);
         }
         let c = conn.as_mut().expect("just set");
-        let floor = seen.get().to_string();
-        let mut pipe = redis::pipe();
-        for job in jobs {
-            pipe.cmd("EVALSHA")
-                .arg(SCRIPTS.publish.get_hash())
-                .arg(job.keys.len())
-                .arg(&job.keys)
-                .arg(&job.args)
-                .arg(&floor);
-        }
-        if wait.replicas > 0 {
-            pipe.cmd("WAIT")
-                .arg(wait.replicas)
-                .arg(wait.timeout.as_millis() as u64);
-        }
         let replies: Vec<RedisResult<Value>> = match pipe.ignore_errors().query_async(c).await {
             Ok(r) => r,
             Err(e) => {

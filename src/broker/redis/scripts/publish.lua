@@ -19,16 +19,13 @@ if redis.call('EXISTS', KEYS[2]) == 0 then era_floor(KEYS[2], KEYS[1]) end
 local fields = {'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5]}
 -- Ids never go backwards for a client: a promoted replica that lost the
 -- tail (or whose clock is behind) still numbers past what this node saw.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local fm, fs = parse_id(ARGV[9])
-local id
-if fm >= now then
-  id = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], string.format('%d-%d', fm, fs + 1), unpack(fields))
-  if type(id) == 'table' then id = nil end
-end
-if not id then
-  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+-- Redis numbers from its clock and the stream's last id; in the rare case
+-- that is not past the node's floor, the entry is numbered again.
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
+if not newer(id, ARGV[9]) then
+  redis.call('XDEL', KEYS[1], id)
+  local fm, fs = parse_id(ARGV[9])
+  id = redis.call('XADD', KEYS[1], string.format('%d-%d', fm, fs + 1), unpack(fields))
 end
 for i = 4, #KEYS do
   redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], id, unpack(fields))
