@@ -1,14 +1,17 @@
-//! Publishing: concurrent publishes are sent together, as one pipeline of
-//! `EVALSHA publish` calls followed by one `WAIT` when replicas must
-//! confirm them, on a connection of the publisher's own.
+//! Publishing, on a connection of the publisher's own.
 //!
-//! One task owns that connection and one batch is in flight at a time:
-//! while it is, new publishes queue up and go out as the next batch, so a
-//! busy node makes one round trip for many publishes, and a `WAIT` (which
-//! blocks its connection until the replicas answer or the timeout) never
-//! holds up replays, presence or reads, which use other connections.
-//! `WAIT` covers every write made before it on its connection, so one call
-//! vouches for the whole batch.
+//! Without replicas to wait for, each publish is one `EVALSHA publish`
+//! sent straight on that connection, which redis-rs pipelines with the
+//! other publishes in flight.
+//!
+//! When replicas must confirm, concurrent publishes are sent together, as
+//! one pipeline of `EVALSHA publish` calls followed by one `WAIT`: `WAIT`
+//! blocks its connection until the replicas answer or the timeout, so one
+//! task owns that connection and one batch is in flight at a time; while
+//! it is, new publishes queue up and go out as the next batch. A busy node
+//! so makes one `WAIT` for many publishes (it covers every write made
+//! before it on its connection), and a slow `WAIT` never holds up replays,
+//! presence or reads, which use other connections.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,36 +48,108 @@ pub(super) struct Job {
     reply: oneshot::Sender<Result<Accepted, HubError>>,
 }
 
-/// The handle publishes go through; dropping it ends the task.
+/// The handle publishes go through; dropping it ends the batching task.
 pub(super) struct Publisher {
-    tx: mpsc::Sender<Job>,
+    link: Arc<Link>,
+    seen: Arc<Seen>,
     wait: Wait,
+    /// With replicas to wait for: the batching task's queue.
+    batches: Option<mpsc::Sender<Job>>,
+    /// Without: the connection publishes are sent on (`None` until first
+    /// use and after a failure). A plain lock: it is only held to clone.
+    direct: parking_lot::Mutex<Option<MultiplexedConnection>>,
 }
 
 impl Publisher {
-    /// Starts the task (needs a tokio runtime).
+    /// The publisher (with replicas to wait for, its task is started:
+    /// needs a tokio runtime).
     pub(super) fn start(link: Arc<Link>, seen: Arc<Seen>, wait: Wait) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(link, seen, wait, rx));
-        Self { tx, wait }
+        let batches = (wait.replicas > 0).then(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(run(link.clone(), seen.clone(), wait, rx));
+            tx
+        });
+        Self {
+            link,
+            seen,
+            wait,
+            batches,
+            direct: parking_lot::Mutex::new(None),
+        }
     }
 
-    /// Sends `cmd` (an `EVALSHA` of `publish.lua`) with the next batch;
-    /// answers within the wait timeout and a second, whatever Redis does.
+    /// Sends `cmd` (an `EVALSHA` of `publish.lua`); answers within the
+    /// wait timeout and a second, whatever Redis does.
     pub(super) async fn publish(&self, cmd: redis::Cmd) -> Result<Accepted, HubError> {
+        let deadline = self.wait.timeout + Duration::from_secs(1);
+        let late = || {
+            unreadable(format!(
+                "Redis did not confirm the publish within {deadline:?}"
+            ))
+        };
+        let Some(batches) = &self.batches else {
+            return tokio::time::timeout(deadline, self.send_direct(cmd))
+                .await
+                .unwrap_or_else(|_| Err(late()));
+        };
         let (reply, answer) = oneshot::channel();
-        self.tx
+        batches
             .try_send(Job { cmd, reply })
             .map_err(|_| unreadable("too many publishes waiting for Redis".into()))?;
-        let deadline = self.wait.timeout + Duration::from_secs(1);
         match tokio::time::timeout(deadline, answer).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(unreadable("the publisher stopped".into())),
-            Err(_) => Err(unreadable(format!(
-                "Redis did not confirm the publish within {deadline:?}"
-            ))),
+            Err(_) => Err(late()),
         }
     }
+
+    /// One publish on the direct connection (loading the script once if
+    /// Redis lost it).
+    async fn send_direct(&self, cmd: redis::Cmd) -> Result<Accepted, HubError> {
+        for attempt in 0..2 {
+            let cached = self.direct.lock().clone();
+            let mut c = match cached {
+                Some(c) => c,
+                None => {
+                    let c = self
+                        .link
+                        .connect(self.wait.timeout + Duration::from_secs(2))
+                        .await?;
+                    *self.direct.lock() = Some(c.clone());
+                    c
+                }
+            };
+            match cmd.query_async::<Value>(&mut c).await {
+                Ok(v) => return accepted(v, &self.seen),
+                Err(e) if attempt == 0 && unknown_script(&e) => {
+                    SCRIPTS
+                        .publish
+                        .load_async(&mut c)
+                        .await
+                        .map_err(|e| failed("loading the publish script", e))?;
+                }
+                Err(e) => {
+                    if connection_lost(&e) {
+                        *self.direct.lock() = None;
+                    }
+                    return Err(failed("publishing to Redis", e));
+                }
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+}
+
+/// The script's answer `{id, duplicate}`; the node has now seen `id`.
+fn accepted(value: Value, seen: &Seen) -> Result<Accepted, HubError> {
+    let (id, duplicate): (String, String) =
+        redis::from_redis_value(value).map_err(|e| failed("reading the publish answer", e))?;
+    let id = parse_id(&id)?;
+    seen.raise(id);
+    Ok(Accepted {
+        id,
+        duplicate: duplicate == "1",
+    })
 }
 
 async fn run(link: Arc<Link>, seen: Arc<Seen>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
@@ -180,10 +255,7 @@ fn settle(
                 }
                 failed("publishing to Redis", e)
             })?;
-            let (id, duplicate): (String, String) = redis::from_redis_value(value)
-                .map_err(|e| failed("reading the publish answer", e))?;
-            let id = parse_id(&id)?;
-            seen.raise(id);
+            let accepted = accepted(value, seen)?;
             let got = replicated.clone()?;
             if got < wait.replicas {
                 return Err(HubError::NotReplicated {
@@ -191,10 +263,7 @@ fn settle(
                     got,
                 });
             }
-            Ok(Accepted {
-                id,
-                duplicate: duplicate == "1",
-            })
+            Ok(accepted)
         })
         .collect()
 }
