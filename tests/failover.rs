@@ -74,6 +74,13 @@ async fn publish_eventually(s: &TestServer, data: Value) -> String {
     panic!("Redis never took the publish");
 }
 
+/// Resuming from `held` starts with a `reset`.
+async fn assert_reset(s: &TestServer, held: &str) {
+    let mut c = open(s, held).await;
+    let first = c.next_within(10).await.unwrap();
+    assert_eq!(first.event, "reset", "resuming from {held}: {first:?}");
+}
+
 async fn open(s: &TestServer, last: &str) -> SseClient {
     let token = s.token("alice", Role::User);
     let url = s.url(&format!("/api/sse/stream?token={token}"));
@@ -93,11 +100,8 @@ async fn a_resume_after_redis_restarted_empty_is_a_reset() {
     publish_eventually(&n, json!("missed, then lost")).await;
     redis.restart();
     let after = publish_eventually(&n, json!("after the restart")).await;
-    let mut c = open(&n, &seen).await;
-    let first = c.next_within(10).await.unwrap();
-    assert_eq!(first.event, "reset", "got {first:?}");
-    // And the client that saw everything before is told too: it cannot
-    // know what else was lost.
+    assert_reset(&n, &seen).await;
+    // A client that resumes from after the restart missed nothing.
     let mut c = open(&n, &after).await;
     c.expect_silence(300).await;
 }
@@ -110,9 +114,7 @@ async fn a_resume_after_flushall_is_a_reset() {
     publish_eventually(&n, json!("missed, then flushed")).await;
     assert_eq!(redis.cli(&["FLUSHALL"]), "OK");
     publish_eventually(&n, json!("after the flush")).await;
-    let mut c = open(&n, &seen).await;
-    let first = c.next_within(10).await.unwrap();
-    assert_eq!(first.event, "reset", "got {first:?}");
+    assert_reset(&n, &seen).await;
 }
 
 /// Keys evicted under `maxmemory` may have been history: a resume from
@@ -135,9 +137,7 @@ async fn a_resume_from_before_an_eviction_is_a_reset() {
             .any(|l| l.starts_with("evicted_keys:") && l != "evicted_keys:0"),
         "nothing was evicted: {evicted}"
     );
-    let mut c = open(&n, &seen).await;
-    let first = c.next_within(10).await.unwrap();
-    assert_eq!(first.event, "reset", "got {first:?}");
+    assert_reset(&n, &seen).await;
 }
 
 /// A failover that lost the tail, as a node sees it: the stream (and its
@@ -202,9 +202,7 @@ async fn a_lost_tail_means_reset_and_ids_go_on_past_it() {
     assert!(key(&next) > key(&ids[4]), "{next} is not past {}", ids[4]);
     assert_eq!(live.next().await.id, next, "the live client gets it");
     for held in [&ids[4], &ids[3], &ids[2]] {
-        let mut c = open(&n, held).await;
-        let first = c.next_within(10).await.unwrap();
-        assert_eq!(first.event, "reset", "resuming from {held}: {first:?}");
+        assert_reset(&n, held).await;
     }
     let mut c = open(&n, &next).await;
     c.expect_silence(300).await;

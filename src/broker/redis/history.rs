@@ -31,13 +31,8 @@ impl RedisBroker {
             .arg(after.to_string())
             .arg(upto.to_string())
             .arg(max);
-        let reply: Option<StreamRangeReply> = self
-            .link
-            .run("replaying history", |mut c| {
-                let inv = &invocation;
-                async move { inv.invoke_async(&mut c).await }
-            })
-            .await?;
+        let reply: Option<StreamRangeReply> =
+            self.link.invoke("replaying history", &invocation).await?;
         let Some(reply) = reply else {
             return Ok(None);
         };
@@ -93,10 +88,7 @@ impl RedisBroker {
         invocation.key(&self.keys.stream).key(&self.keys.era);
         let id: String = self
             .link
-            .run("reading the stream's last id", |mut c| {
-                let inv = &invocation;
-                async move { inv.invoke_async(&mut c).await }
-            })
+            .invoke("reading the stream's last id", &invocation)
             .await?;
         super::stored::parse_id(&id)
     }

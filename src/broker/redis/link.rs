@@ -184,6 +184,19 @@ impl Link {
         Err(failed(doing, last.expect("an error was kept")))
     }
 
+    /// Runs a script on the shared connection (see [`Link::run`]).
+    pub(super) async fn invoke<T: redis::FromRedisValue>(
+        &self,
+        doing: &str,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, HubError> {
+        self.run(
+            doing,
+            |mut c| async move { script.invoke_async(&mut c).await },
+        )
+        .await
+    }
+
     /// Runs `cmd` on the shared connection (see [`Link::run`]).
     pub(super) async fn query<T: redis::FromRedisValue>(
         &self,

@@ -35,13 +35,8 @@ impl RedisBroker {
                 .arg(c.user.as_str())
                 .arg(c.connections);
         }
-        let edges: Vec<(String, String, String)> = self
-            .link
-            .run("updating presence", |mut c| {
-                let inv = &invocation;
-                async move { inv.invoke_async(&mut c).await }
-            })
-            .await?;
+        let edges: Vec<(String, String, String)> =
+            self.link.invoke("updating presence", &invocation).await?;
         edges.into_iter().map(edge).collect()
     }
 
@@ -54,13 +49,8 @@ impl RedisBroker {
             .arg(p)
             .arg(topic.as_str())
             .arg(limit);
-        let (total, flat): (u64, Vec<String>) = self
-            .link
-            .run("reading presence", |mut c| {
-                let inv = &invocation;
-                async move { inv.invoke_async(&mut c).await }
-            })
-            .await?;
+        let (total, flat): (u64, Vec<String>) =
+            self.link.invoke("reading presence", &invocation).await?;
         let users = flat
             .chunks(2)
             .filter_map(|p| Some((UserId::new(&p[0]).ok()?, p.get(1)?.parse().ok()?)))
@@ -73,13 +63,8 @@ impl RedisBroker {
         let p = &self.keys.prefix;
         let mut invocation = SCRIPTS.presence_sweep.prepare_invoke();
         invocation.key(format!("{p}:presnodes")).arg(p);
-        let edges: Vec<(String, String, String)> = self
-            .link
-            .run("sweeping presence", |mut c| {
-                let inv = &invocation;
-                async move { inv.invoke_async(&mut c).await }
-            })
-            .await?;
+        let edges: Vec<(String, String, String)> =
+            self.link.invoke("sweeping presence", &invocation).await?;
         edges.into_iter().map(edge).collect()
     }
 }

@@ -21,35 +21,24 @@ pub(super) struct Scripts {
     pub(super) presence_query: Script,
 }
 
+/// A script: a shared library file, then the script's own file.
+macro_rules! script {
+    ($lib:literal, $file:literal) => {
+        Script::new(concat!(
+            include_str!(concat!("scripts/", $lib)),
+            include_str!(concat!("scripts/", $file))
+        ))
+    };
+}
+
 pub(super) static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    publish: Script::new(concat!(
-        include_str!("scripts/ids.lua"),
-        include_str!("scripts/publish.lua")
-    )),
-    replay: Script::new(concat!(
-        include_str!("scripts/ids.lua"),
-        include_str!("scripts/replay.lua")
-    )),
-    sync: Script::new(concat!(
-        include_str!("scripts/ids.lua"),
-        include_str!("scripts/sync.lua")
-    )),
-    head: Script::new(concat!(
-        include_str!("scripts/ids.lua"),
-        include_str!("scripts/head.lua")
-    )),
-    presence_update: Script::new(concat!(
-        include_str!("scripts/presence_lib.lua"),
-        include_str!("scripts/presence_update.lua")
-    )),
-    presence_sweep: Script::new(concat!(
-        include_str!("scripts/presence_lib.lua"),
-        include_str!("scripts/presence_sweep.lua")
-    )),
-    presence_query: Script::new(concat!(
-        include_str!("scripts/presence_lib.lua"),
-        include_str!("scripts/presence_query.lua")
-    )),
+    publish: script!("ids.lua", "publish.lua"),
+    replay: script!("ids.lua", "replay.lua"),
+    sync: script!("ids.lua", "sync.lua"),
+    head: script!("ids.lua", "head.lua"),
+    presence_update: script!("presence_lib.lua", "presence_update.lua"),
+    presence_sweep: script!("presence_lib.lua", "presence_sweep.lua"),
+    presence_query: script!("presence_lib.lua", "presence_query.lua"),
 });
 
 /// Whether `e` says Redis does not know a script (to load it and retry).
