@@ -122,6 +122,9 @@ criterion=$(cargo bench -p sse-hub --bench hot_paths -- --noplot 2>/dev/null | g
 
 histmem=$(cargo bench -p sse-hub --bench history_memory 2>/dev/null | grep -E "^history/" || true)
 
+# Hand-written notes (before/after comparisons) below this marker are kept.
+marker='<!-- notes kept by bench/run.sh -->'
+kept=$(awk -v m="$marker" 'index($0, m) == 1 { k = 1 } k' bench/RESULTS.md 2>/dev/null || true)
 python3 - "$results" "$criterion" "$histmem" > bench/RESULTS.md <<'PY'
 import json, platform, re, subprocess, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -206,4 +209,5 @@ print("Heap bytes the memory broker's per-channel history holds, counted by allo
       "(256-byte payload, one channel) and per channel (a user channel holding one event, minus that event).\n")
 print("```\n" + sys.argv[3].strip() + "\n```")
 PY
+if [ -n "$kept" ]; then printf '\n%s\n' "$kept" >> bench/RESULTS.md; fi
 cat bench/RESULTS.md
