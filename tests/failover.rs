@@ -208,6 +208,82 @@ async fn a_lost_tail_means_reset_and_ids_go_on_past_it() {
     c.expect_silence(300).await;
 }
 
+/// The same, when a publish reaches the promoted primary before the
+/// node's reader noticed anything: the new id overtakes the lost ones, so
+/// the stream no longer looks behind, but the node's newest id is gone
+/// from it, and that is enough to know.
+#[tokio::test]
+async fn a_lost_tail_overtaken_by_a_publish_is_still_a_reset() {
+    let redis = RedisServer::start_volatile(&[]);
+    let n = node(RedisOptions::new(redis.url())).await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(publish_eventually(&n, json!(i)).await);
+    }
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let keys = ["sse:events", "sse:ch:*"];
+    let dumps: Vec<Vec<u8>> = keys
+        .iter()
+        .map(|k| redis::cmd("DUMP").arg(k).query(&mut con).unwrap())
+        .collect();
+    for i in 3..5 {
+        ids.push(publish_eventually(&n, json!(i)).await);
+    }
+    // Wait for the node's reader to have seen the last one.
+    let mut c = open(&n, &ids[3]).await;
+    assert_eq!(c.next().await.id, ids[4]);
+    for (k, dump) in keys.iter().zip(&dumps) {
+        let _: () = redis::cmd("RESTORE")
+            .arg(k)
+            .arg(0)
+            .arg(dump)
+            .arg("REPLACE")
+            .query(&mut con)
+            .unwrap();
+    }
+    publish_eventually(&n, json!("right after the failover")).await;
+    assert_reset(&n, &ids[2]).await;
+}
+
+/// Trimming records nothing: a channel trimmed to exactly its length
+/// (`MAXLEN ~` drops whole nodes of 100 entries) holds `history_len`
+/// entries, all newer than a client that missed more. That client gets a
+/// reset, not the newest `history_len` of what it missed. (The proof is
+/// an entry at or below the client's id still in the channel, so Redis
+/// may reset a client the memory broker would still serve, by up to one
+/// node of entries.)
+#[tokio::test]
+async fn a_resume_past_an_exactly_trimmed_channel_is_a_reset() {
+    let redis = RedisServer::start_volatile(&[]);
+    let config = HubConfig {
+        history_len: 100,
+        ..HubConfig::default()
+    };
+    let hub = Hub::builder(config)
+        .topic_authorizer(open_topics())
+        .broker(sse_hub::BrokerConfig::Redis(RedisOptions::new(redis.url())))
+        .build()
+        .await
+        .unwrap();
+    let n = serve(hub, test_auth()).await;
+    let mut ids = Vec::new();
+    for i in 0..200 {
+        ids.push(publish_eventually(&n, json!(i)).await);
+    }
+    assert_eq!(
+        redis.cli(&["XLEN", "sse:ch:*"]),
+        "100",
+        "trimmed to exactly 100"
+    );
+    assert_reset(&n, &ids[49]).await;
+    // One whose id the channel still holds gets everything after it.
+    let mut c = open(&n, &ids[100]).await;
+    for id in &ids[101..] {
+        assert_eq!(&c.next().await.id, id);
+    }
+}
+
 /// A node that is shutting down is not ready, at once.
 #[tokio::test]
 async fn a_node_shutting_down_is_not_ready_at_once() {

@@ -67,6 +67,11 @@ pub(super) struct Link {
     primary: parking_lot::Mutex<Option<String>>,
     /// Whether any connection was made yet (later ones are reconnections).
     connected_once: std::sync::atomic::AtomicBool,
+    /// Bumped when the sentinels name another primary than the one
+    /// connected to: the publisher and the reader compare it with their
+    /// connection's and reconnect. (An isolated old primary still says
+    /// `master` to `ROLE`; only the sentinels know it was replaced.)
+    generation: AtomicU64,
     pub(super) counters: LinkCounters,
 }
 
@@ -77,6 +82,7 @@ impl Link {
             shared: Mutex::new(None),
             primary: parking_lot::Mutex::new(None),
             connected_once: Default::default(),
+            generation: AtomicU64::new(0),
             counters: LinkCounters::default(),
         }
     }
@@ -163,7 +169,7 @@ impl Link {
 
     /// Runs `op` on the shared connection, once more on a new connection
     /// if the first one turned out to be dead (a restart or failover since
-    /// its last use): every caller's operation may safely run twice.
+    /// its last use): only for operations that may safely run twice.
     pub(super) async fn run<T, F, Fut>(&self, doing: &str, op: F) -> Result<T, HubError>
     where
         F: Fn(MultiplexedConnection) -> Fut,
@@ -182,6 +188,26 @@ impl Link {
             }
         }
         Err(failed(doing, last.expect("an error was kept")))
+    }
+
+    /// Runs a script on the shared connection once: for scripts whose
+    /// answer would differ on a second run (presence updates report each
+    /// change once), a dead connection is an error for the caller.
+    pub(super) async fn invoke_once<T: redis::FromRedisValue>(
+        &self,
+        doing: &str,
+        script: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, HubError> {
+        let mut c = self.shared().await?;
+        match script.invoke_async(&mut c).await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                if connection_lost(&e) {
+                    *self.shared.lock().await = None;
+                }
+                Err(failed(doing, e))
+            }
+        }
     }
 
     /// Runs a script on the shared connection (see [`Link::run`]).
@@ -208,8 +234,29 @@ impl Link {
         .await
     }
 
-    /// Whether the shared connection reaches a primary that answers.
+    /// See the field.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Forgets every connection: the shared one now, the publisher's and
+    /// the reader's at their next use.
+    async fn leave_primary(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        *self.shared.lock().await = None;
+    }
+
+    /// Whether the shared connection reaches a primary that answers, and,
+    /// with sentinels, whether it is still the one they name.
     pub(super) async fn check(&self) -> Result<(), HubError> {
+        if let Endpoint::Sentinel(_) = &self.endpoint {
+            let (_, named) = self.primary_client().await?;
+            let current = self.primary.lock().clone();
+            if current.as_deref().is_some_and(|c| c != named) {
+                tracing::warn!(from = ?current, to = %named, "the sentinels name another primary: reconnecting");
+                self.leave_primary().await;
+            }
+        }
         let mut c = self.shared().await?;
         let addr = self.primary.lock().clone().unwrap_or_default();
         match check_primary(&mut c, &addr).await {

@@ -169,6 +169,7 @@ impl Broker for RedisBroker {
             seen: self.seen.clone(),
             after,
             conn: None,
+            generation: 0,
         };
         tokio::spawn(reader::tail(reader, sink, stop));
         Ok(())

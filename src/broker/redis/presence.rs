@@ -35,8 +35,10 @@ impl RedisBroker {
                 .arg(c.user.as_str())
                 .arg(c.connections);
         }
-        let edges: Vec<(String, String, String)> =
-            self.link.invoke("updating presence", &invocation).await?;
+        let edges: Vec<(String, String, String)> = self
+            .link
+            .invoke_once("updating presence", &invocation)
+            .await?;
         edges.into_iter().map(edge).collect()
     }
 

@@ -55,9 +55,10 @@ pub(super) struct Publisher {
     wait: Wait,
     /// With replicas to wait for: the batching task's queue.
     batches: Option<mpsc::Sender<Job>>,
-    /// Without: the connection publishes are sent on (`None` until first
-    /// use and after a failure). A plain lock: it is only held to clone.
-    direct: parking_lot::Mutex<Option<MultiplexedConnection>>,
+    /// Without: the connection publishes are sent on, and the link's
+    /// generation it was made in (`None` until first use and after a
+    /// failure). A plain lock: it is only held to clone.
+    direct: parking_lot::Mutex<Option<(MultiplexedConnection, u64)>>,
 }
 
 impl Publisher {
@@ -107,15 +108,16 @@ impl Publisher {
     /// Redis lost it).
     async fn send_direct(&self, cmd: redis::Cmd) -> Result<Accepted, HubError> {
         for attempt in 0..2 {
+            let generation = self.link.generation();
             let cached = self.direct.lock().clone();
             let mut c = match cached {
-                Some(c) => c,
-                None => {
+                Some((c, made)) if made == generation => c,
+                _ => {
                     let c = self
                         .link
                         .connect(self.wait.timeout + Duration::from_secs(2))
                         .await?;
-                    *self.direct.lock() = Some(c.clone());
+                    *self.direct.lock() = Some((c.clone(), generation));
                     c
                 }
             };
@@ -154,7 +156,12 @@ fn accepted(value: Value, seen: &Seen) -> Result<Accepted, HubError> {
 
 async fn run(link: Arc<Link>, seen: Arc<Seen>, wait: Wait, mut rx: mpsc::Receiver<Job>) {
     let mut conn = None;
+    let mut generation = link.generation();
     while let Some(first) = rx.recv().await {
+        if generation != link.generation() {
+            generation = link.generation();
+            conn = None;
+        }
         let mut jobs = vec![first];
         while jobs.len() < BATCH {
             match rx.try_recv() {

@@ -40,6 +40,8 @@ pub(super) struct Reader {
     pub(super) seen: Arc<Seen>,
     pub(super) after: EventId,
     pub(super) conn: Option<MultiplexedConnection>,
+    /// The link's generation when `conn` was made (see `Link::generation`).
+    pub(super) generation: u64,
 }
 
 /// Hands every entry of the stream to `sink`, retrying with backoff (from
@@ -76,7 +78,12 @@ impl Reader {
     /// connection is dropped and remade on the next call; the position is
     /// kept, so nothing is skipped.
     async fn next(&mut self) -> Result<Vec<StoredEvent>, HubError> {
+        if self.generation != self.link.generation() {
+            // The sentinels named another primary: leave this one.
+            self.conn = None;
+        }
         if self.conn.is_none() {
+            self.generation = self.link.generation();
             let mut c = self.link.connect(BLOCK + Duration::from_secs(2)).await?;
             self.sync(&mut c).await?;
             self.conn = Some(c);
@@ -102,9 +109,18 @@ impl Reader {
         let mut out = Vec::new();
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in &key.ids {
-                let ev = decode(entry)?;
-                self.after = ev.id;
-                out.push(ev);
+                // An entry this hub cannot read (written by something
+                // else under our prefix) is skipped and logged, never
+                // allowed to stop the reader.
+                match decode(entry) {
+                    Ok(ev) => out.push(ev),
+                    Err(e) => {
+                        tracing::error!(id = %entry.id, error = %crate::error::report(&e), "skipping an unreadable stream entry")
+                    }
+                }
+                if let Ok(id) = super::stored::parse_id(&entry.id) {
+                    self.after = id;
+                }
             }
         }
         self.seen.raise(self.after);

@@ -16,11 +16,14 @@ if ARGV[6] == '1' then
   if existing then return {existing, '1'} end
 end
 if redis.call('EXISTS', KEYS[2]) == 0 then era_floor(KEYS[2], KEYS[1]) end
+-- The newest id this node saw must be one Redis still vouches for; if a
+-- failover lost it, clients at or below it missed lost events.
+if not known(KEYS[1], ARGV[9]) then raise_floor(KEYS[2], ARGV[9]) end
 local fields = {'n', ARGV[2], 'd', ARGV[3], 't', ARGV[4], 'a', ARGV[5]}
--- Ids never go backwards for a client: a promoted replica that lost the
--- tail (or whose clock is behind) still numbers past what this node saw.
--- Redis numbers from its clock and the stream's last id; in the rare case
--- that is not past the node's floor, the entry is numbered again.
+-- Ids never go backwards for a client: Redis numbers past the stream's
+-- last id, and a promoted replica that lost the tail still numbers past
+-- what this node saw (the entry is numbered again, rarely: the floor was
+-- raised above, as that proves a loss).
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(fields))
 if not newer(id, ARGV[9]) then
   redis.call('XDEL', KEYS[1], id)
