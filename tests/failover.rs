@@ -140,9 +140,43 @@ async fn a_resume_from_before_an_eviction_is_a_reset() {
     assert_reset(&n, &seen).await;
 }
 
+/// The tailed stream and the everyone-channel as they are now, to put
+/// back later: what a node sees after a failover to a replica that had
+/// not received what came after (the era record stays, as on a replica).
+struct Snapshot {
+    con: redis::Connection,
+    dumps: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Snapshot {
+    fn take(redis: &RedisServer) -> Self {
+        let mut con = redis::Client::open(redis.url())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let dumps = ["sse:events", "sse:ch:*"]
+            .into_iter()
+            .map(|k| (k, redis::cmd("DUMP").arg(k).query(&mut con).unwrap()))
+            .collect();
+        Self { con, dumps }
+    }
+
+    fn restore(mut self) {
+        for (k, dump) in &self.dumps {
+            let _: () = redis::cmd("RESTORE")
+                .arg(*k)
+                .arg(0)
+                .arg(dump)
+                .arg("REPLACE")
+                .query(&mut self.con)
+                .unwrap();
+        }
+    }
+}
+
 /// A failover that lost the tail, as a node sees it: the stream (and its
-/// history channel) go back to an earlier state (here: restored from a
-/// `DUMP` taken before the last two events) while the era stays. The
+/// history channel) go back to an earlier state (a [`Snapshot`] taken
+/// before the last two events) while the era stays. The
 /// node notices, new ids go on past what it delivered (its live client
 /// gets them), and a client that holds a lost id, or was away across the
 /// lost events, gets a reset.
@@ -155,28 +189,14 @@ async fn a_lost_tail_means_reset_and_ids_go_on_past_it() {
     for i in 0..3 {
         ids.push(publish_eventually(&n, json!(i)).await);
     }
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut con = client.get_connection().unwrap();
-    let keys = ["sse:events", "sse:ch:*"];
-    let dumps: Vec<Vec<u8>> = keys
-        .iter()
-        .map(|k| redis::cmd("DUMP").arg(k).query(&mut con).unwrap())
-        .collect();
+    let before = Snapshot::take(&redis);
     for i in 3..5 {
         ids.push(publish_eventually(&n, json!(i)).await);
     }
     for id in &ids {
         assert_eq!(&live.next().await.id, id);
     }
-    for (k, dump) in keys.iter().zip(&dumps) {
-        let _: () = redis::cmd("RESTORE")
-            .arg(k)
-            .arg(0)
-            .arg(dump)
-            .arg("REPLACE")
-            .query(&mut con)
-            .unwrap();
-    }
+    before.restore();
     // The reader checks when idle (every second).
     let mut lost = 0;
     for _ in 0..50 {
@@ -220,28 +240,14 @@ async fn a_lost_tail_overtaken_by_a_publish_is_still_a_reset() {
     for i in 0..3 {
         ids.push(publish_eventually(&n, json!(i)).await);
     }
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut con = client.get_connection().unwrap();
-    let keys = ["sse:events", "sse:ch:*"];
-    let dumps: Vec<Vec<u8>> = keys
-        .iter()
-        .map(|k| redis::cmd("DUMP").arg(k).query(&mut con).unwrap())
-        .collect();
+    let before = Snapshot::take(&redis);
     for i in 3..5 {
         ids.push(publish_eventually(&n, json!(i)).await);
     }
     // Wait for the node's reader to have seen the last one.
     let mut c = open(&n, &ids[3]).await;
     assert_eq!(c.next().await.id, ids[4]);
-    for (k, dump) in keys.iter().zip(&dumps) {
-        let _: () = redis::cmd("RESTORE")
-            .arg(k)
-            .arg(0)
-            .arg(dump)
-            .arg("REPLACE")
-            .query(&mut con)
-            .unwrap();
-    }
+    before.restore();
     publish_eventually(&n, json!("right after the failover")).await;
     assert_reset(&n, &ids[2]).await;
 }
