@@ -2,6 +2,8 @@
 //! mint a demo token, stream live events to a real SSE client, and on
 //! SIGTERM end the stream with a `shutdown` event and exit cleanly.
 
+#[path = "../../tests/common/redis_server.rs"]
+mod redis_server;
 mod support;
 
 use std::io::BufRead;
@@ -287,4 +289,51 @@ async fn no_log_line_contains_a_token() {
                 .unwrap_or_default()
         );
     }
+}
+
+/// A Redis that may evict keys is named in the log at start: an eviction
+/// resets every client resuming from before it.
+#[test]
+fn a_redis_that_may_evict_keys_is_named_in_the_log() {
+    let redis = redis_server::RedisServer::start_volatile(&["--maxmemory-policy", "allkeys-lru"]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["--addr", "127.0.0.1:0", "--log", "warn", "--demo", "false"])
+        .args([
+            "--jwt-secret",
+            "eviction-secret-0123456789abcdef",
+            "--broker",
+            &redis.url(),
+        ])
+        .env_remove("HUB_DEMO")
+        .env_remove("HUB_JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("maxmemory-policy") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = found.unwrap_or_else(|| panic!("no eviction warning; the log: {seen:#?}"));
+    assert!(
+        line.contains("allkeys-lru") && line.contains("WARN"),
+        "{line}"
+    );
 }

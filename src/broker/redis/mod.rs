@@ -146,6 +146,26 @@ impl RedisBroker {
     }
 }
 
+/// Says so in the log when Redis may evict keys: an eviction makes every
+/// resume from before it a `reset` (see `ids.lua`), and is only noticed
+/// through a counter that restarts with the server. (A managed Redis may
+/// refuse `CONFIG`: then nothing is said.)
+async fn warn_unless_noeviction(link: Arc<Link>) {
+    let policy: Result<Vec<String>, _> = link
+        .query(redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"))
+        .await;
+    match policy.as_deref() {
+        Ok([_, policy]) if policy != "noeviction" => tracing::warn!(
+            %policy,
+            "Redis may evict keys (maxmemory-policy is not noeviction): an eviction resets every client resuming from before it; set maxmemory-policy noeviction"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::debug!(error = %crate::error::report(e), "could not read maxmemory-policy")
+        }
+    }
+}
+
 impl Broker for RedisBroker {
     /// The stream's newest id; also checks that Redis answers.
     fn head(&self) -> BrokerFuture<'_, EventId> {
@@ -172,6 +192,7 @@ impl Broker for RedisBroker {
             generation: 0,
         };
         tokio::spawn(reader::tail(reader, sink, stop));
+        tokio::spawn(warn_unless_noeviction(self.link.clone()));
         Ok(())
     }
 
