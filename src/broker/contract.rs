@@ -118,7 +118,8 @@ pub trait Broker: Send + Sync + 'static {
     /// Every event of `channels` after `after` up to and including `upto`
     /// (an id this node's sink has received), merged oldest first, or
     /// [`Replay::Gap`] when the history cannot promise all of them (a
-    /// channel evicted one) or more than `max` were missed.
+    /// channel evicted one) or more than `max` were missed in any one channel
+    /// (the same rule on every broker: `tests/broker_contract.rs`).
     fn replay<'a>(
         &'a self,
         after: EventId,
