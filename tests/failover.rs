@@ -215,11 +215,11 @@ async fn a_lost_tail_means_reset_and_ids_go_on_past_it() {
     }
     assert_eq!(lost, 1, "the node noticed the lost tail once");
     let next = publish_eventually(&n, json!(5)).await;
-    let key = |id: &str| {
-        let (a, b) = id.split_once('-').unwrap();
-        (a.parse::<u64>().unwrap(), b.parse::<u64>().unwrap())
-    };
-    assert!(key(&next) > key(&ids[4]), "{next} is not past {}", ids[4]);
+    assert!(
+        id_key(&next) > id_key(&ids[4]),
+        "{next} is not past {}",
+        ids[4]
+    );
     assert_eq!(live.next().await.id, next, "the live client gets it");
     for held in [&ids[4], &ids[3], &ids[2]] {
         assert_reset(&n, held).await;
