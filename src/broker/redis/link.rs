@@ -51,7 +51,7 @@ pub(super) struct LinkCounters {
     pub(super) reconnections: AtomicU64,
     /// Times the primary's address changed (a failover followed).
     pub(super) failovers: AtomicU64,
-    /// Times a reader found the stream behind what it delivered.
+    /// Times a reader found that Redis lost the last id it delivered.
     pub(super) lost_tails: AtomicU64,
 }
 

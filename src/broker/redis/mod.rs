@@ -3,25 +3,28 @@
 //! Redis server or on whichever primary the sentinels name.
 //!
 //! One file per job: `options` (URLs, TLS, what a publish waits for),
-//! `keys` (key names, shared timing), `link` (finding the primary, reconnecting, counting failovers),
-//! `publisher` (batched publishes, `WAIT`), `reader` (this node's tail of
-//! the stream), `history` (replay and recent events), `presence`, `nodes`
-//! (the cluster view), `stored` (an event as a stream entry), `scripts`
-//! (the Lua scripts, in `scripts/*.lua`).
+//! `keys` (key names, shared timing), `link` (finding the primary,
+//! reconnecting, counting failovers), `publisher` (publishes; batched
+//! behind one `WAIT` when replicas must confirm), `reader` (this node's
+//! tail of the stream), `history` (replay and recent events), `presence`,
+//! `nodes` (the cluster view), `stored` (an event as a stream entry),
+//! `scripts` (the Lua scripts, in `scripts/*.lua`).
 //!
 //! **Never a silent gap.** A resume replays only what `replay.lua` can
 //! prove complete; otherwise the client gets a `reset`. The proof rests on
 //! an *era* record in Redis (`<prefix>:era`): it is written when first
 //! missing, so after Redis lost its data (a restart without persistence,
 //! `FLUSHALL`, a replica promoted empty) it is new, and its `floor` is
-//! above every id handed out before; an eviction (seen in the server's
-//! `evicted_keys`) raises the floor too. A client's id must also be one
-//! this Redis generated: not above the stream's last id and still in the
-//! stream unless trimmed since. A node whose reader finds the stream
-//! behind what it delivered (a failover lost the tail) raises the floor
-//! past it. Ids never go backwards: each publish passes the newest id its
-//! node has seen, and a reader that finds the stream behind moves it past
-//! what it delivered (`sync.lua`).
+//! above every id handed out before. The floor is raised past any id Redis
+//! can no longer vouch for (`known` in `ids.lua`: neither held, deleted on
+//! purpose nor trimmed), which is how a failover that lost the tail shows:
+//! the node's newest id is checked at every publish, as the upper bound of
+//! every resume, and by the reader when idle. An eviction (the server's
+//! `evicted_keys` went up) raises it too. A client's own id must be known
+//! the same way, and every channel must still hold all it had after it.
+//! Ids never go backwards: each publish passes the newest id its node has
+//! seen and Redis numbers past it; a reader whose position was lost moves
+//! the stream's last id past it (`sync.lua`).
 //!
 //! While Redis is down, publishes fail within the wait timeout with
 //! [`HubError::BrokerUnavailable`] (503 at the API) instead of being

@@ -7,9 +7,10 @@
 //! the primary, it reconnects with backoff (through the sentinels when
 //! there are any) and resumes from the last id it delivered, so nothing
 //! published meanwhile is skipped. After each connect, and whenever a
-//! block ends with nothing, it runs `sync.lua`, which notices a stream
-//! that is behind what this node delivered (a failover lost the tail),
-//! raises the era's floor past it and moves the stream's ids past it.
+//! block ends with nothing, it runs `sync.lua`, which notices when Redis no
+//! longer vouches for the last id this node delivered (a failover lost the
+//! tail), raises the era's floor past it and moves the stream's ids past
+//! it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -152,7 +153,7 @@ impl Reader {
                     .counters
                     .lost_tails
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::warn!(stream_top = %top, delivered = %self.after, "the Redis stream is behind what this node delivered (a failover lost its tail): clients resuming from before that point get a reset, new ids continue past it");
+                tracing::warn!(stream_top = %top, delivered = %self.after, "Redis lost the last events this node delivered (a failover lost the stream's tail): clients resuming from at or before that point get a reset, new ids continue past it");
                 Ok(())
             }
             Ok(_) => Ok(()),
