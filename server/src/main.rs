@@ -1,9 +1,10 @@
 //! The hub binary: the SSE hub API and the Leptos dashboard on one port.
 //!
-//! Start-up order: flags → tracing → auth → hub → routes → serve. Shutdown
+//! Start-up order: flags, environment and config file → tracing → auth →
+//! hub → routes → serve (HTTPS when a certificate is given). Shutdown
 //! (Ctrl-C or SIGTERM): the hub sends every stream a final frame with a
 //! jittered `retry:`, the server stops accepting, and waits up to the grace
-//! period for the streams to drain.
+//! period for the streams to drain. SIGHUP reloads the TLS certificate.
 
 mod config;
 
@@ -11,48 +12,15 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use app::{shell, App};
 use axum::Router;
-use clap::Parser;
 use leptos::prelude::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use sse_hub::{Auth, Hub};
-use tracing_subscriber::EnvFilter;
+use sse_hub::Hub;
 
-use crate::config::{Config, JwtAlgorithm};
-
-fn auth_from(cfg: &Config) -> anyhow::Result<Auth> {
-    let auth = match cfg.jwt_algorithm {
-        JwtAlgorithm::Hs256 => match &cfg.jwt_secret {
-            Some(s) if s.len() >= 16 => Auth::hs256(s.as_bytes()),
-            Some(_) => bail!("--jwt-secret must be at least 16 bytes"),
-            None if cfg.demo => {
-                tracing::warn!("no --jwt-secret: demo mode uses a random secret for this run");
-                let secret: [u8; 32] = rand::random();
-                Auth::hs256(&secret)
-            }
-            None => bail!(
-                "--jwt-secret is required: without it (or --jwt-algorithm rs256/es256 with \
-                 --jwt-public-key) the hub could check no token. Set --jwt-secret or \
-                 HUB_JWT_SECRET to a long random string, or try the demo with --demo true."
-            ),
-        },
-        alg => {
-            let path = cfg
-                .jwt_public_key
-                .as_ref()
-                .context("--jwt-public-key is required for rs256/es256")?;
-            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            if alg == JwtAlgorithm::Rs256 {
-                Auth::rs256_pem(&pem)?
-            } else {
-                Auth::es256_pem(&pem)?
-            }
-        }
-    };
-    Ok(auth.with_demo_tokens(cfg.demo, Duration::from_secs(cfg.demo_token_ttl_secs)))
-}
+use crate::config::file::LoadError;
+use crate::config::{Config, LogFormat};
 
 fn leptos_options(cfg: &Config) -> LeptosOptions {
     let output_name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "sse-hub".into());
@@ -140,33 +108,96 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cfg = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(&cfg.log).unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
-
-    let auth = auth_from(&cfg)?;
-    let (webhook, webhook_counters) = match (&cfg.webhook_url, &cfg.webhook_secret) {
-        (Some(url), Some(secret)) => {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                anyhow::bail!("--webhook-url must be an http:// or https:// URL");
+/// Reloads the certificate on every SIGHUP; a pair that does not load
+/// leaves the old one serving.
+fn reload_on_sighup(tls: sse_hub::net::TlsConfig) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the old one stays"),
             }
-            let options = sse_hub::lifecycle::WebhookOptions {
-                queue: cfg.webhook_queue.max(1),
-                ..Default::default()
-            };
-            let (w, counters) = sse_hub::lifecycle::LifecycleWebhook::start(
-                url.clone(),
-                secret.as_bytes(),
-                options,
-                Default::default(),
-            );
-            (Some(Arc::new(w)), Some(counters))
         }
-        _ => (None, None),
+    });
+    #[cfg(not(unix))]
+    let _ = tls;
+}
+
+fn init_logging(cfg: &Config) -> anyhow::Result<()> {
+    let filter = cfg.log_filter()?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+    }
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let loaded = match config::file::load(std::env::args_os().collect()) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Clap(e)) => e.exit(),
+        Err(LoadError::File(why)) => {
+            eprintln!("error: {why}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    if loaded.config.check_config {
+        print!("{}", config::effective::render(&loaded));
+        return match config::effective::check(&loaded.config) {
+            Ok(()) => {
+                println!("# configuration OK");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
+    let cfg = loaded.config;
+    if let Err(e) = init_logging(&cfg) {
+        eprintln!("error: {e:#}");
+        return std::process::ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cfg)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "the hub stopped");
+            eprintln!("Error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    let auth = cfg.auth()?;
+    let addresses = cfg.client_addresses()?;
+    let tls = cfg
+        .tls_files()
+        .map(|(cert, key)| sse_hub::net::TlsConfig::load(&cert, &key))
+        .transpose()?;
+    let (webhook, webhook_counters) = match cfg.webhook()? {
+        Some((w, c)) => (Some(w), Some(c)),
+        None => (None, None),
     };
     let hub = start_hub(&cfg, webhook).await?;
     if cfg.demo && cfg.demo_tick_ms > 0 {
@@ -192,7 +223,8 @@ async fn main() -> anyhow::Result<()> {
             burst: cfg.stream_opens_per_second.saturating_mul(4),
             per_second: f64::from(cfg.stream_opens_per_second),
         }),
-    );
+    )
+    .with_client_addresses(addresses);
     if let Some(counters) = webhook_counters {
         api = api.with_webhook_counters(counters);
     }
@@ -204,10 +236,13 @@ async fn main() -> anyhow::Result<()> {
 
     let listener = bind(cfg.addr).with_context(|| format!("binding {}", cfg.addr))?;
     let local = listener.local_addr()?;
-    tracing::info!("SSE hub listening on http://{local} (dashboard: http://{local}/sse-demo)");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        "SSE hub listening on {scheme}://{local} (dashboard: {scheme}://{local}/sse-demo)"
+    );
     // Written, not `println!`: a closed stdout must not stop the hub.
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "SSE hub ready: http://{local}/sse-demo");
+    let _ = writeln!(out, "SSE hub ready: {scheme}://{local}/sse-demo");
     if cfg.demo {
         let warning = "demo mode is ON: anyone who reaches this port can mint tokens, \
                        admin included (POST /api/auth/demo-token). Never expose it; \
@@ -225,11 +260,18 @@ async fn main() -> anyhow::Result<()> {
     };
     let grace = Duration::from_secs(cfg.shutdown_grace_secs);
     let hub_for_signal = hub.clone();
-    let serving = tokio::spawn(sse_hub::net::serve(listener, app, options, async move {
+    let stop = async move {
         shutdown_signal().await;
         tracing::info!("shutdown requested: closing streams");
         hub_for_signal.shutdown();
-    }));
+    };
+    let serving = match tls {
+        Some(tls) => {
+            reload_on_sighup(tls.clone());
+            tokio::spawn(sse_hub::net::serve_tls(listener, app, options, tls, stop))
+        }
+        None => tokio::spawn(sse_hub::net::serve(listener, app, options, stop)),
+    };
     tokio::pin!(serving);
     tokio::select! {
         res = &mut serving => res?,

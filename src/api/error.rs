@@ -42,6 +42,9 @@ pub enum ApiError {
         /// When a request will be taken again.
         retry_after: std::time::Duration,
     },
+    /// 429: this client address holds as many streams as it may.
+    #[error("{0}")]
+    TooManyFromAddress(String),
     /// 503 from the readiness probe: the node cannot serve now (why).
     #[error("{0}")]
     NotReady(String),
@@ -58,6 +61,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::TooManyFromAddress(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_address_connections")
+            }
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Body { status, .. } => (
                 *status,

@@ -20,6 +20,7 @@
 //! a separate router, [`Api::demo_router`], for demo deployments only.
 
 mod admin;
+mod client_addr;
 pub mod demo;
 mod error;
 mod extract;
@@ -41,6 +42,9 @@ use axum::routing::{any, delete, get, post};
 use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 
+pub use self::client_addr::{
+    AddressSlot, Cidr, ClientAddresses, Peer, DEFAULT_STREAMS_PER_ADDRESS,
+};
 pub use self::error::ApiError;
 pub use self::extract::{token_from_parts, ApiJson};
 pub use self::rate::Rate;

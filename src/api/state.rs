@@ -9,6 +9,7 @@ use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::lifecycle::WebhookCounters;
 
+use super::client_addr::ClientAddresses;
 use super::rate::{Rate, RateLimiter};
 
 /// New streams admitted per node by default: bursts of 20 000 (every
@@ -36,6 +37,9 @@ pub struct Api {
     /// How fast new streams are admitted on this node: a reconnect storm
     /// beyond it gets 429 with `Retry-After` instead of all at once.
     pub(super) opens: Option<Arc<RateLimiter>>,
+    /// Who the client is (the socket, or a trusted proxy's
+    /// `X-Forwarded-For`) and how many streams one address may hold.
+    pub(super) addresses: ClientAddresses,
 }
 
 impl FromRef<Api> for Hub {
@@ -63,7 +67,15 @@ impl Api {
                 DEFAULT_STREAM_OPENS,
                 1,
             ))),
+            addresses: ClientAddresses::default(),
         }
+    }
+
+    /// Counts streams per client address with `addresses` (by default:
+    /// the socket's address, [`super::DEFAULT_STREAMS_PER_ADDRESS`] each).
+    pub fn with_client_addresses(mut self, addresses: ClientAddresses) -> Self {
+        self.addresses = addresses;
+        self
     }
 
     /// Admits new streams at `rate` on this node (`None`: no limit).

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::Response;
 
+use super::client_addr::{Counted, Peer};
 use super::error::ApiError;
 use crate::auth::Principal;
 use crate::config::HubConfig;
@@ -113,17 +114,30 @@ fn bounded(what: &str, s: &str, max: usize) -> Result<String, ApiError> {
 pub async fn stream(
     State(api): State<super::state::Api>,
     principal: Principal,
+    Peer(peer): Peer,
     headers: HeaderMap,
     uri: Uri,
 ) -> Result<Response, ApiError> {
+    let hub = api.hub.clone();
+    let q = parse_stream_query(uri.query().unwrap_or(""), hub.config())?;
+    let slot = match peer {
+        Some(peer) => {
+            let ip = api.addresses.client(peer, &headers);
+            Some(api.addresses.admit(ip).ok_or_else(|| {
+                ApiError::TooManyFromAddress(format!(
+                    "{ip} already holds {} streams, the most one address may",
+                    api.addresses.per_address()
+                ))
+            })?)
+        }
+        None => None,
+    };
     if let Some(opens) = &api.opens {
         opens.check("").map_err(|wait| ApiError::RateLimited {
             message: "too many streams opening at once; retry after the given delay".into(),
             retry_after: wait,
         })?;
     }
-    let hub = api.hub.clone();
-    let q = parse_stream_query(uri.query().unwrap_or(""), hub.config())?;
     let last_event_id = match headers.get("last-event-id") {
         Some(v) => Some(v.to_str().map(str::to_string).unwrap_or_default()),
         None => q.last_event_id,
@@ -141,7 +155,14 @@ pub async fn stream(
         .await?;
     // A cut connection ends with an error, so hyper drops the socket
     // instead of waiting to flush bytes a stalled client never reads.
-    let mut res = Response::new(Body::from_stream(stream));
+    let body = match slot {
+        Some(slot) => Body::from_stream(Counted {
+            inner: stream,
+            _slot: slot,
+        }),
+        None => Body::from_stream(stream),
+    };
+    let mut res = Response::new(body);
     *res.status_mut() = StatusCode::OK;
     let h = res.headers_mut();
     h.insert(

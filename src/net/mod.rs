@@ -28,9 +28,10 @@
 //!   deadline (until the router has answered) and with capped buffers, then
 //!   closes the connection.
 //!
-//! HTTP/2 is not served: browsers use it only over TLS, which the hub
-//! leaves to the proxy in front of it, and one more protocol stack is one
-//! more set of limits (streams, windows, pings) to get right.
+//! HTTP/2 is served over TLS only ([`serve_tls`], [`tls`]): browsers use it
+//! only there, and that is where it matters (one connection for every
+//! tab's stream instead of six per host). There hyper serves every
+//! request, under the same deadlines.
 //!
 //! Apps that mount [`crate::router`] under `axum::serve` work the same;
 //! they pay hyper's buffers per stream, have none of the deadlines above,
@@ -46,6 +47,7 @@ mod prefixed;
 mod pump;
 mod response;
 mod stall;
+pub mod tls;
 
 use std::future::Future;
 use std::io;
@@ -73,6 +75,7 @@ pub use self::prefixed::Prefixed;
 use self::pump::After;
 use self::response::Asked;
 pub use self::stall::{StallGuard, StallGuardListener};
+pub use self::tls::{serve_tls, TlsConfig, TlsError};
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once every connection has finished.

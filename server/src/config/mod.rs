@@ -1,5 +1,9 @@
-//! Command-line flags and environment variables of the hub binary.
-//! Every flag has an environment variable (`HUB_*`), shown by `--help`.
+//! Command-line flags, environment variables and the config file of the
+//! hub binary. Every flag has an environment variable (`HUB_*`), shown by
+//! `--help`, and a key of the same name in the config file ([`file`]).
+
+pub mod effective;
+pub mod file;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,10 +22,30 @@ pub enum JwtAlgorithm {
     Es256,
 }
 
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people: one line per event, fields as `key=value`.
+    Text,
+    /// For log collectors: one JSON object per line (timestamp, level,
+    /// target, fields).
+    Json,
+}
+
 /// A real-time Server-Sent Events hub with a live demo dashboard.
 #[derive(Parser, Debug, Clone)]
 #[command(version, about)]
 pub struct Config {
+    /// TOML file with settings: keys are the long flag names with `_`
+    /// (`history_len = 500`). Flags and environment variables win over it.
+    #[arg(long, env = "HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Print the effective configuration (secrets redacted) and where each
+    /// value came from, check it, and exit: 0 if it would start, else 1.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// Address to listen on.
     #[arg(long, env = "HUB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
@@ -222,12 +246,137 @@ pub struct Config {
     #[arg(long, env = "HUB_STREAM_OPENS_PER_SECOND", default_value_t = 5_000)]
     pub stream_opens_per_second: u32,
 
-    /// Log filter (tracing's EnvFilter syntax).
+    /// Most streams open at once from one client address (429 with
+    /// `Retry-After` beyond; other addresses are unaffected). 0: no limit.
+    /// Generous by default, because many users can share one address
+    /// (offices, mobile carriers' NAT); it stops one host from taking
+    /// every slot of a node.
+    #[arg(long, env = "HUB_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
+    pub max_connections_per_ip: usize,
+
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated
+    /// addresses or CIDRs, e.g. `10.0.0.0/8,127.0.0.1`). Empty by default:
+    /// the socket's address is the client's.
+    #[arg(
+        long,
+        env = "HUB_TRUSTED_PROXIES",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) with it
+    /// and --tls-key. SIGHUP reloads both files.
+    #[arg(long, env = "HUB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HUB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Log filter (tracing's EnvFilter syntax, e.g. `info,sse_hub=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
+
+    /// Log lines as `text` or `json` (one object per line).
+    #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
 }
 
 impl Config {
+    /// How tokens are checked.
+    pub fn auth(&self) -> anyhow::Result<sse_hub::Auth> {
+        use anyhow::Context;
+        use sse_hub::Auth;
+        let auth = match self.jwt_algorithm {
+            JwtAlgorithm::Hs256 => match &self.jwt_secret {
+                Some(s) if s.len() >= 16 => Auth::hs256(s.as_bytes()),
+                Some(_) => anyhow::bail!("--jwt-secret must be at least 16 bytes"),
+                None if self.demo => {
+                    tracing::warn!("no --jwt-secret: demo mode uses a random secret for this run");
+                    let secret: [u8; 32] = rand::random();
+                    Auth::hs256(&secret)
+                }
+                None => anyhow::bail!(
+                    "--jwt-secret is required: without it (or --jwt-algorithm rs256/es256 with \
+                     --jwt-public-key) the hub could check no token. Set --jwt-secret or \
+                     HUB_JWT_SECRET to a long random string, or try the demo with --demo true."
+                ),
+            },
+            alg => {
+                let path = self
+                    .jwt_public_key
+                    .as_ref()
+                    .context("--jwt-public-key is required for rs256/es256")?;
+                let pem =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                if alg == JwtAlgorithm::Rs256 {
+                    Auth::rs256_pem(&pem)?
+                } else {
+                    Auth::es256_pem(&pem)?
+                }
+            }
+        };
+        Ok(auth.with_demo_tokens(self.demo, Duration::from_secs(self.demo_token_ttl_secs)))
+    }
+
+    /// The lifecycle webhook's URL, checked, if one is set.
+    pub fn webhook_url(&self) -> anyhow::Result<Option<&str>> {
+        self.webhook_url
+            .as_deref()
+            .map(|u| http_url("--webhook-url", u))
+            .transpose()
+    }
+
+    /// Starts the lifecycle webhook these flags ask for.
+    pub fn webhook(
+        &self,
+    ) -> anyhow::Result<
+        Option<(
+            std::sync::Arc<sse_hub::lifecycle::LifecycleWebhook>,
+            std::sync::Arc<sse_hub::lifecycle::WebhookCounters>,
+        )>,
+    > {
+        let (Some(url), Some(secret)) = (self.webhook_url()?, &self.webhook_secret) else {
+            return Ok(None);
+        };
+        let options = sse_hub::lifecycle::WebhookOptions {
+            queue: self.webhook_queue.max(1),
+            ..Default::default()
+        };
+        let (w, counters) = sse_hub::lifecycle::LifecycleWebhook::start(
+            url.to_string(),
+            secret.as_bytes(),
+            options,
+            Default::default(),
+        );
+        Ok(Some((std::sync::Arc::new(w), counters)))
+    }
+
+    /// Which address a stream counts against, and how many each may hold.
+    pub fn client_addresses(&self) -> anyhow::Result<sse_hub::api::ClientAddresses> {
+        let proxies: Vec<&str> = self
+            .trusted_proxies
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        sse_hub::api::ClientAddresses::new(&proxies, self.max_connections_per_ip)
+            .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))
+    }
+
+    /// The log filter; a filter that does not parse is an error, never a
+    /// silent `info`.
+    pub fn log_filter(&self) -> anyhow::Result<tracing_subscriber::EnvFilter> {
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| anyhow::anyhow!("--log / RUST_LOG {:?}: {e}", self.log))
+    }
+
+    /// The certificate and key files, when HTTPS is asked for.
+    pub fn tls_files(&self) -> Option<(PathBuf, PathBuf)> {
+        Some((self.tls_cert.clone()?, self.tls_key.clone()?))
+    }
+
     /// The broker these flags name.
     pub fn broker_config(&self) -> anyhow::Result<sse_hub::BrokerConfig> {
         let tls_files = self.redis_ca_cert.is_some() || self.redis_client_cert.is_some();
@@ -297,9 +446,7 @@ impl Config {
         Ok(match &self.subscribe_webhook {
             None => Box::new(claims),
             Some(url) => {
-                if !(url.starts_with("http://") || url.starts_with("https://")) {
-                    anyhow::bail!("--subscribe-webhook must be an http:// or https:// URL");
-                }
+                let url = http_url("--subscribe-webhook", url)?;
                 Box::new(sse_hub::WebhookPolicy::new(
                     claims,
                     url,
@@ -307,6 +454,18 @@ impl Config {
                 ))
             }
         })
+    }
+}
+
+/// `url` if it is an http:// or https:// URL with a host.
+fn http_url<'a>(flag: &str, url: &'a str) -> anyhow::Result<&'a str> {
+    let host = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .map(|rest| rest.split(['/', '?', '#']).next().unwrap_or(""));
+    match host {
+        Some(h) if !h.is_empty() && !h.contains(char::is_whitespace) => Ok(url),
+        _ => anyhow::bail!("{flag} must be an http:// or https:// URL, not {url:?}"),
     }
 }
 
