@@ -120,7 +120,9 @@ fn reload_on_sighup(tls: sse_hub::net::TlsConfig) {
         while hup.recv().await.is_some() {
             match tls.reload() {
                 Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the old one stays"),
+                Err(e) => {
+                    tracing::error!(error = %e, "SIGHUP: TLS certificate not reloaded; the old one stays")
+                }
             }
         }
     });
@@ -171,7 +173,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("error: {e:#}");
         return std::process::ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the runtime: {e}");
@@ -218,13 +223,14 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         })
         .fallback(leptos_axum::file_and_error_handler(shell))
         .with_state(options);
-    let mut api = sse_hub::Api::new(hub.clone(), auth).with_stream_open_rate(
-        (cfg.stream_opens_per_second > 0).then(|| sse_hub::api::Rate {
-            burst: cfg.stream_opens_per_second.saturating_mul(4),
-            per_second: f64::from(cfg.stream_opens_per_second),
-        }),
-    )
-    .with_client_addresses(addresses);
+    let mut api = sse_hub::Api::new(hub.clone(), auth)
+        .with_stream_open_rate(
+            (cfg.stream_opens_per_second > 0).then(|| sse_hub::api::Rate {
+                burst: cfg.stream_opens_per_second.saturating_mul(4),
+                per_second: f64::from(cfg.stream_opens_per_second),
+            }),
+        )
+        .with_client_addresses(addresses);
     if let Some(counters) = webhook_counters {
         api = api.with_webhook_counters(counters);
     }

@@ -252,7 +252,9 @@ mod tests {
         assert!(c.contains("10.7.0.1".parse().unwrap()));
         assert!(!c.contains("10.8.0.1".parse().unwrap()));
         assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
-        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
         for bad in ["10.0.0.0/33", "nonsense", "10.0.0/8", "::1/129"] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }

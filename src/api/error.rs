@@ -61,9 +61,10 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::TooManyFromAddress(_) => {
-                (StatusCode::TOO_MANY_REQUESTS, "too_many_address_connections")
-            }
+            ApiError::TooManyFromAddress(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_address_connections",
+            ),
             ApiError::NotReady(_) => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Body { status, .. } => (
                 *status,

@@ -25,8 +25,7 @@ pub fn render(loaded: &Loaded) -> String {
     }
     for arg in cmd.get_arguments() {
         let id = arg.get_id().as_str();
-        if arg.get_long().is_none() || ["help", "version", "config", "check_config"].contains(&id)
-        {
+        if arg.get_long().is_none() || ["help", "version", "config", "check_config"].contains(&id) {
             continue;
         }
         let source = match loaded.sources.get(id).copied().unwrap_or(Source::Default) {
@@ -122,7 +121,12 @@ mod tests {
                 let l = l.strip_prefix("# ").unwrap_or(l);
                 let (k, v) = l.split_once(" = ")?;
                 let ok = !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_');
-                ok.then(|| (k.to_string(), v.split("  # ").next().unwrap_or(v).to_string()))
+                ok.then(|| {
+                    (
+                        k.to_string(),
+                        v.split("  # ").next().unwrap_or(v).to_string(),
+                    )
+                })
             })
             .collect()
     }
@@ -142,9 +146,17 @@ mod tests {
                 continue;
             }
             let found: Vec<_> = listed.iter().filter(|(k, _)| k == key).collect();
-            assert_eq!(found.len(), 1, "deploy/hub.toml lists `{key}` {} times", found.len());
+            assert_eq!(
+                found.len(),
+                1,
+                "deploy/hub.toml lists `{key}` {} times",
+                found.len()
+            );
             if value != "(not set)" {
-                assert_eq!(&found[0].1, value, "deploy/hub.toml: the default of `{key}`");
+                assert_eq!(
+                    &found[0].1, value,
+                    "deploy/hub.toml: the default of `{key}`"
+                );
             }
         }
         for (key, _) in &listed {
