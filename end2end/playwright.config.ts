@@ -1,9 +1,10 @@
 import { defineConfig } from '@playwright/test';
 
-// The hub binary is built by `cargo leptos build` (see scripts/test.sh);
-// Playwright starts it and waits for its health endpoint.
+// The hub binary is the release build scripts/run.sh serves
+// (scripts/build-release.sh, run by scripts/test.sh); Playwright starts it
+// and waits for its health endpoint.
+import { server, site } from './tests/servers';
 const port = Number(process.env.E2E_PORT ?? 3100);
-const root = `${__dirname}/..`;
 export const baseURL = `http://127.0.0.1:${port}`;
 
 export default defineConfig({
@@ -35,7 +36,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: `${root}/target/debug/server --addr 127.0.0.1:${port} --site-root ${root}/target/site --demo true --presence-topics 'news,demo.*' --log warn`,
+    command: `${server} --addr 127.0.0.1:${port} --site-root ${site} --demo true --presence-topics 'news,demo.*' --log warn`,
     url: `${baseURL}/api/health`,
     reuseExistingServer: false,
     timeout: 60_000,

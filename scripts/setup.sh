@@ -45,6 +45,13 @@ if [ "${#apt_missing[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_missing[@]}"
 fi
 
+# wasm-opt for release builds: binaryen from npm (Debian's 108 is too old
+# for what wasm-bindgen emits now).
+if [ ! -x scripts/wasm-opt/node_modules/.bin/wasm-opt ] || [ scripts/wasm-opt/package-lock.json -nt scripts/wasm-opt/node_modules/.package-lock.json ]; then
+  log "installing wasm-opt (binaryen, npm)"
+  (cd scripts/wasm-opt && npm ci --no-audit --no-fund)
+fi
+
 if [ "$mode" = test ]; then
   if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
     log "installing Playwright (no browser download: Debian's Chromium is used)"

@@ -23,8 +23,8 @@ for crate in src app/src server/src protocol/src; do
   python3 scripts/imports.py "$crate" >/dev/null
 done
 
-step "cargo leptos build (server + WASM + CSS)"
-cargo leptos build
+step "release build (server + optimized WASM + CSS, hashed and precompressed), as scripts/run.sh serves it"
+bash scripts/build-release.sh
 
 # The server side and the WASM side are checked separately: building them
 # together would turn on both the `ssr` and `hydrate` features of `app`.
@@ -35,6 +35,16 @@ cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (unit, integration against real servers, Redis, proptests)"
 cargo test -p sse-protocol -p sse-hub -p app -p server -p sse-bench
+
+step "deploy/: the systemd unit verifies (against the release binary)"
+if command -v systemd-analyze >/dev/null; then
+  unit_dir=$(mktemp -d)
+  sed "s|/usr/local/bin/sse-hub|$PWD/target/release/server|" deploy/sse-hub.service > "$unit_dir/sse-hub.service"
+  systemd-analyze verify "$unit_dir/sse-hub.service"
+  rm -r "$unit_dir"
+else
+  echo "systemd-analyze not found: skipped"
+fi
 
 step "playwright (Chromium)"
 (cd end2end && CI=${CI:-} npx playwright test)

@@ -7,7 +7,7 @@ pub mod hook;
 pub mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, MetaTags, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::StaticSegment;
 
@@ -21,6 +21,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <AutoReload options=options.clone()/>
+                // File names carry a content hash in release builds made
+                // with LEPTOS_HASH_FILES=true (see server/src/site.rs).
+                <HashedStylesheet id="leptos" options=options.clone()/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -31,12 +34,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: routes and the stylesheet.
+/// The application: its routes (the stylesheet is in [`shell`]).
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/sse-hub.css"/>
         <Title text="SSE Hub"/>
         <Router>
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>

@@ -2,14 +2,18 @@ import { spawn, ChildProcess } from 'child_process';
 
 // Hub processes of a test's own, started, killed and restarted by the test.
 export const root = `${__dirname}/../..`;
+/** The hub binary and site under test: the release build by default
+ *  (E2E_SERVER / E2E_SITE to test another). */
+export const server = process.env.E2E_SERVER ?? `${root}/target/release/server`;
+export const site = process.env.E2E_SITE ?? `${root}/target/site-release`;
 
-/** Starts the debug hub binary on `port` with `secret` and extra flags
+/** Starts the hub binary on `port` with `secret` and extra flags
  *  (in demo mode, unless `extra` says `--demo false`). */
 export function startHub(port: number, secret: string, extra: string[] = []): ChildProcess {
   const demo = extra.includes('--demo') ? [] : ['--demo', 'true'];
-  return spawn(`${root}/target/debug/server`, [
+  return spawn(server, [
     '--addr', `127.0.0.1:${port}`,
-    '--site-root', `${root}/target/site`,
+    '--site-root', site,
     '--jwt-secret', secret,
     ...demo,
     '--demo-tick-ms', '0',

@@ -7,30 +7,17 @@
 //! period for the streams to drain. SIGHUP reloads the TLS certificate.
 
 mod config;
+mod site;
 
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use app::{shell, App};
-use axum::Router;
-use leptos::prelude::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
 use sse_hub::Hub;
 
 use crate::config::file::LoadError;
 use crate::config::{Config, LogFormat};
-
-fn leptos_options(cfg: &Config) -> LeptosOptions {
-    let output_name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "sse-hub".into());
-    LeptosOptions::builder()
-        .output_name(output_name)
-        .site_root(cfg.site_root.to_string_lossy().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(cfg.addr)
-        .build()
-}
 
 /// Sends a `metrics` event with the hub's numbers on an interval, so the
 /// dashboard has something live to show out of the box.
@@ -209,20 +196,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
     }
 
-    let options = leptos_options(&cfg);
-    let routes = generate_route_list(App);
-    let ui = Router::new()
-        // Browsers and crawlers ask for /favicon.ico whatever the page says.
-        .route(
-            "/favicon.ico",
-            axum::routing::get(|| async { axum::response::Redirect::permanent("/favicon.svg") }),
-        )
-        .leptos_routes(&options, routes, {
-            let options = options.clone();
-            move || shell(options.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler(shell))
-        .with_state(options);
+    let ui = site::router(&cfg);
     let mut api = sse_hub::Api::new(hub.clone(), auth)
         .with_stream_open_rate(
             (cfg.stream_opens_per_second > 0).then(|| sse_hub::api::Rate {

@@ -557,3 +557,76 @@ async fn plain_http_to_the_tls_port_is_closed_at_once() {
     );
     assert!(started.elapsed() >= Duration::from_millis(900));
 }
+
+/// A site with one file and its precompressed twins, served by a binary
+/// that believes its build hashed file names (a `hash.txt` beside it: a
+/// hard link of the binary in a folder of its own) or not.
+#[tokio::test]
+async fn dashboard_files_are_sent_precompressed_and_cached_by_name() {
+    let dir = Scratch::new("site");
+    let pkg = dir.0.join("site/pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    let name = "sse-hub.Q2hlY2tIYXNo.wasm";
+    let raw = b"\0asm raw bytes".repeat(100);
+    std::fs::write(pkg.join(name), &raw).unwrap();
+    std::fs::write(pkg.join(format!("{name}.br")), b"brotli bytes").unwrap();
+    std::fs::write(pkg.join(format!("{name}.gz")), b"gzip bytes").unwrap();
+    let bin = dir.0.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::hard_link(env!("CARGO_BIN_EXE_server"), bin.join("server")).unwrap();
+    std::fs::write(
+        bin.join("hash.txt"),
+        "js: SnNIYXNo\nwasm: Q2hlY2tIYXNo\ncss: Q3NzSGFzaA\n",
+    )
+    .unwrap();
+    let site = dir.0.join("site");
+    let hashed = run(Command::new(bin.join("server"))
+        .arg("--site-root")
+        .arg(&site)
+        .args(["--log", "warn"]));
+    let client = reqwest::Client::new();
+    let get = |base: &str, enc: &'static str| {
+        client
+            .get(format!("{base}/pkg/{name}"))
+            .header("accept-encoding", enc)
+            .send()
+    };
+    for (enc, want_encoding, want_body) in [
+        ("br, gzip", Some("br"), &b"brotli bytes"[..]),
+        ("gzip", Some("gzip"), &b"gzip bytes"[..]),
+        ("identity", None, &raw[..]),
+    ] {
+        let res = get(&hashed.base, enc).await.unwrap();
+        assert_eq!(res.status(), 200);
+        let h = res.headers().clone();
+        assert_eq!(
+            h.get("content-encoding").map(|v| v.to_str().unwrap()),
+            want_encoding,
+            "{enc}"
+        );
+        assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+        assert_eq!(h["vary"], "accept-encoding");
+        assert_eq!(h["content-type"], "application/wasm");
+        assert_eq!(&res.bytes().await.unwrap()[..], want_body);
+    }
+    // The page names the hashed files and is revalidated every time.
+    let page = client
+        .get(format!("{}/sse-demo", hashed.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    let html = page.text().await.unwrap();
+    for file in [
+        "/pkg/sse-hub.SnNIYXNo.js",
+        "/pkg/sse-hub.Q2hlY2tIYXNo.wasm",
+        "/pkg/sse-hub.Q3NzSGFzaA.css",
+    ] {
+        assert!(html.contains(file), "{file} not in the page");
+    }
+    // A build without hashes: the same names are revalidated.
+    let plain = run(binary().arg("--site-root").arg(&site).args(["--log", "warn"]));
+    let res = get(&plain.base, "br").await.unwrap();
+    assert_eq!(res.headers()["cache-control"], "no-cache");
+    assert_eq!(res.headers()["content-encoding"], "br");
+}
