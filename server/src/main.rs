@@ -8,6 +8,7 @@
 
 mod config;
 mod site;
+mod telemetry;
 
 use std::io::Write;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use anyhow::Context;
 use sse_hub::Hub;
 
 use crate::config::file::LoadError;
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 
 /// Sends a `metrics` event with the hub's numbers on an interval, so the
 /// dashboard has something live to show out of the box.
@@ -117,22 +118,6 @@ fn reload_on_sighup(tls: sse_hub::net::TlsConfig) {
     let _ = tls;
 }
 
-fn init_logging(cfg: &Config) -> anyhow::Result<()> {
-    let filter = cfg.log_filter()?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match cfg.log_format {
-        LogFormat::Text => logs.init(),
-        LogFormat::Json => logs
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
-    }
-    Ok(())
-}
-
 fn main() -> std::process::ExitCode {
     let loaded = match config::file::load(std::env::args_os().collect()) {
         Ok(loaded) => loaded,
@@ -156,10 +141,13 @@ fn main() -> std::process::ExitCode {
         };
     }
     let cfg = loaded.config;
-    if let Err(e) = init_logging(&cfg) {
-        eprintln!("error: {e:#}");
-        return std::process::ExitCode::from(2);
-    }
+    let _telemetry = match telemetry::init(&cfg) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -59,11 +59,7 @@ pub fn router(cfg: &Config) -> Router {
     let options = leptos_options(cfg, hashed);
     let pkg = Path::new(&*options.site_root).join(&*options.site_pkg_dir);
     let files = Router::new()
-        .fallback_service(
-            ServeDir::new(pkg)
-                .precompressed_br()
-                .precompressed_gzip(),
-        )
+        .fallback_service(ServeDir::new(pkg).precompressed_br().precompressed_gzip())
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static(pkg_cache_control(hashed)),

@@ -625,8 +625,105 @@ async fn dashboard_files_are_sent_precompressed_and_cached_by_name() {
         assert!(html.contains(file), "{file} not in the page");
     }
     // A build without hashes: the same names are revalidated.
-    let plain = run(binary().arg("--site-root").arg(&site).args(["--log", "warn"]));
+    let plain = run(binary()
+        .arg("--site-root")
+        .arg(&site)
+        .args(["--log", "warn"]));
     let res = get(&plain.base, "br").await.unwrap();
     assert_eq!(res.headers()["cache-control"], "no-cache");
     assert_eq!(res.headers()["content-encoding"], "br");
+}
+
+/// Traces reach a local OTLP/HTTP receiver: spans of a stream open, a
+/// publish and a resume, with ids and counts, never a token or a payload.
+// Several threads: the receiver must answer while the test waits for the
+// hub to exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_arrive_at_an_otlp_receiver() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post({
+            let received = received.clone();
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let kind = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                received.lock().unwrap().push((kind, body.to_vec()));
+                ""
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let mut hub = run(binary()
+        .args(["--log", "warn", "--otlp-endpoint", &collector])
+        .args(["--otlp-sample-ratio", "1.0"]));
+    let client = reqwest::Client::new();
+    let user_token = token("traced", sse_hub::Role::User);
+    let stream = client
+        .get(format!("{}/api/sse/stream", hub.base))
+        .bearer_auth(&user_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let publisher = token("pub", sse_hub::Role::Publisher);
+    let payload = "secret-payload-that-must-not-be-traced";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let res: Value = client
+            .post(format!("{}/api/sse/publish", hub.base))
+            .bearer_auth(&publisher)
+            .json(&json!({"event": "traced", "data": {"p": payload}, "target": {"user": "traced"}}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(res["id"].as_str().unwrap().to_string());
+    }
+    let resumed = client
+        .get(format!("{}/api/sse/stream", hub.base))
+        .bearer_auth(&user_token)
+        .header("last-event-id", &ids[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), 200);
+    drop((stream, resumed));
+    // Stopping flushes the last batch.
+    let _ = Command::new("kill")
+        .args(["-TERM", &hub.child.id().to_string()])
+        .status();
+    let status = hub.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let received = received.lock().unwrap();
+    assert!(!received.is_empty(), "no trace export arrived");
+    let all: Vec<u8> = received.iter().flat_map(|(_, b)| b.clone()).collect();
+    let has = |s: &str| all.windows(s.len()).any(|w| w == s.as_bytes());
+    for (kind, _) in received.iter() {
+        assert_eq!(kind, "application/x-protobuf");
+    }
+    for name in [
+        "stream.open",
+        "publish",
+        "resume",
+        "event.id",
+        "delivered",
+        "replayed",
+        "sse-hub",
+    ] {
+        assert!(has(name), "no {name:?} in the exported spans");
+    }
+    assert!(has(&ids[1]), "the event id is not in the spans");
+    for secret in [user_token.as_str(), publisher.as_str(), payload, SECRET] {
+        assert!(!has(secret), "a secret or payload was exported");
+    }
 }

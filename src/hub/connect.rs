@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use sse_protocol::events;
+use tracing::Instrument;
 
 use super::connection::{Connection, Frame, Queued, TopicSet};
 use super::core::Hub;
@@ -18,6 +19,7 @@ use super::counters::Counters;
 use super::event_stream::{ConnectionGuard, EventStream};
 use super::observer::LifecycleKind;
 use super::queue::Queue;
+use super::TRACE_TARGET;
 use crate::auth::Principal;
 use crate::broker::{Channel, Replay};
 use crate::error::HubError;
@@ -117,7 +119,30 @@ impl Hub {
     /// ones) and its metadata against the trusted keys, checks the limits,
     /// registers the connection and prepares the first frames (`connected`
     /// with the `retry:` hint, then a `reset` or the replayed events).
-    pub async fn connect(&self, mut req: ConnectRequest) -> Result<EventStream, HubError> {
+    pub async fn connect(&self, req: ConnectRequest) -> Result<EventStream, HubError> {
+        let span = tracing::trace_span!(
+            target: TRACE_TARGET,
+            "stream.open",
+            connection.id = tracing::field::Empty,
+            topics = req.topics.len(),
+            resume = req.last_event_id.is_some(),
+        );
+        let stream = self.open(req).instrument(span.clone()).await?;
+        span.record(
+            "connection.id",
+            tracing::field::display(&stream.guard.conn.id),
+        );
+        Ok(stream)
+    }
+
+    async fn open(&self, mut req: ConnectRequest) -> Result<EventStream, HubError> {
+        // Every input is checked before anything waits.
+        if req.rewind > MAX_REWIND {
+            return Err(HubError::invalid(
+                "rewind",
+                &format!("at most {MAX_REWIND} events"),
+            ));
+        }
         let trusted = &self.inner.config.trusted_metadata_keys;
         if let Some(key) = req.metadata.keys().find(|k| trusted.contains(k)) {
             return Err(HubError::TrustedMetadata(key.clone()));
@@ -133,12 +158,6 @@ impl Hub {
             // The client may have seen events (on another node) that this
             // node has not delivered yet: let it catch up first.
             self.caught_up(after).await;
-        }
-        if req.rewind > MAX_REWIND {
-            return Err(HubError::invalid(
-                "rewind",
-                &format!("at most {MAX_REWIND} events"),
-            ));
         }
         let rewind = req.rewind;
         let (guard, head) = self.register(req)?;
@@ -161,9 +180,28 @@ impl Hub {
                 let max = self.inner.config.history_len;
                 let conn = &guard.conn;
                 let channels = Channel::of_connection(&conn.user, conn.topics.read().iter());
-                match broker.replay(after, head, &channels, max).await? {
-                    Replay::Events(events) => Opening::Replay(events),
-                    Replay::Gap => Opening::Reset { requested },
+                let span = tracing::trace_span!(
+                    target: TRACE_TARGET,
+                    "resume",
+                    after = %after,
+                    channels = channels.len(),
+                    replayed = tracing::field::Empty,
+                    reset = tracing::field::Empty,
+                );
+                let replay = broker
+                    .replay(after, head, &channels, max)
+                    .instrument(span.clone())
+                    .await?;
+                match replay {
+                    Replay::Events(events) => {
+                        span.record("replayed", events.len());
+                        span.record("reset", false);
+                        Opening::Replay(events)
+                    }
+                    Replay::Gap => {
+                        span.record("reset", true);
+                        Opening::Reset { requested }
+                    }
                 }
             }
         };

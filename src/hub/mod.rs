@@ -26,6 +26,13 @@
 //! imports `core`, none imports this file, so they form no circle.
 
 mod authorizer;
+
+/// The target of the hub's trace spans (`publish`, `stream.open`,
+/// `resume`), at TRACE level: off, they cost a level check; an exporter
+/// turns them on by this target alone (the binary's `--otlp-endpoint`).
+/// They carry ids and counts, never a token or a payload.
+pub const TRACE_TARGET: &str = "sse_hub::trace";
+
 mod builder;
 mod connect;
 mod connection;

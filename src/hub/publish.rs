@@ -7,10 +7,12 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use super::connection::{Connection, Queued};
 use super::core::{Hub, Inner};
 use super::counters::Counters;
+use super::TRACE_TARGET;
 use crate::auth::Principal;
 use crate::broker::EventSink;
 use crate::error::HubError;
@@ -51,6 +53,24 @@ impl Hub {
     /// the memory broker this never waits.
     pub async fn publish(&self, event: NewEvent) -> Result<Published, HubError> {
         self.check(&event)?;
+        let span = tracing::trace_span!(
+            target: TRACE_TARGET,
+            "publish",
+            "event.type" = %event.name,
+            event.id = tracing::field::Empty,
+            delivered = tracing::field::Empty,
+            duplicate = tracing::field::Empty,
+        );
+        let published = self.publish_checked(event).instrument(span.clone()).await;
+        if let Ok(p) = &published {
+            span.record("event.id", tracing::field::display(p.id));
+            span.record("delivered", p.delivered);
+            span.record("duplicate", p.duplicate);
+        }
+        published
+    }
+
+    async fn publish_checked(&self, event: NewEvent) -> Result<Published, HubError> {
         let accepted = match self.inner.broker.publish(event).await {
             Ok(a) => a,
             Err(e) => {

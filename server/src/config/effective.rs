@@ -13,7 +13,12 @@ use super::Config;
 /// Settings whose values are never printed.
 const SECRETS: [&str; 2] = ["jwt_secret", "webhook_secret"];
 /// Settings that are URLs and may carry a password.
-const URLS: [&str; 3] = ["broker", "webhook_url", "subscribe_webhook"];
+const URLS: [&str; 4] = [
+    "broker",
+    "webhook_url",
+    "subscribe_webhook",
+    "otlp_endpoint",
+];
 
 /// The effective configuration as TOML, one key a line, each with its
 /// source as a comment; unset optional settings are listed commented out.
@@ -83,6 +88,10 @@ fn value_of(arg: &clap::Arg, kind: Kind, raw: &[String], loaded: &Loaded) -> tom
                 .unwrap_or(first == "true");
             toml::Value::Boolean(on)
         }
+        Kind::Float => first
+            .parse::<f64>()
+            .map(toml::Value::Float)
+            .unwrap_or(toml::Value::String(first)),
         Kind::Text => toml::Value::String(first),
         Kind::List => toml::Value::Array(
             raw.iter()
@@ -103,6 +112,12 @@ pub fn check(cfg: &Config) -> anyhow::Result<()> {
     cfg.webhook_url()?;
     cfg.client_addresses()?;
     cfg.log_filter()?;
+    if let Some(endpoint) = &cfg.otlp_endpoint {
+        crate::telemetry::traces_url(endpoint)?;
+    }
+    if !(0.0..=1.0).contains(&cfg.otlp_sample_ratio) {
+        anyhow::bail!("--otlp-sample-ratio must be from 0.0 to 1.0");
+    }
     if let Some(tls) = cfg.tls_files() {
         sse_hub::net::TlsConfig::load(&tls.0, &tls.1)?;
     }

@@ -164,6 +164,7 @@ enum FileValue {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Kind {
     Integer,
+    Float,
     Boolean,
     Text,
     List,
@@ -186,6 +187,8 @@ pub(super) fn kind(arg: &Arg) -> Kind {
     ];
     if integers.iter().any(|i| t == *i) {
         Kind::Integer
+    } else if t == TypeId::of::<f64>() {
+        Kind::Float
     } else if t == TypeId::of::<bool>() {
         Kind::Boolean
     } else {
@@ -200,6 +203,8 @@ fn file_values(arg: &Arg, value: &toml::Value) -> Result<FileValue, String> {
     let want = kind(arg);
     let text = match (&want, value) {
         (Kind::Integer, toml::Value::Integer(i)) => i.to_string(),
+        (Kind::Float, toml::Value::Float(f)) => f.to_string(),
+        (Kind::Float, toml::Value::Integer(i)) => i.to_string(),
         (Kind::Boolean, toml::Value::Boolean(b)) => {
             if matches!(arg.get_action(), ArgAction::SetTrue) {
                 return Ok(FileValue::Switch(*b));
@@ -228,6 +233,7 @@ fn file_values(arg: &Arg, value: &toml::Value) -> Result<FileValue, String> {
         (want, other) => {
             let expected = match want {
                 Kind::Integer => "an integer",
+                Kind::Float => "a number",
                 Kind::Boolean => "true or false",
                 Kind::Text => "a string",
                 Kind::List => "a list of strings",

@@ -281,6 +281,16 @@ pub struct Config {
     /// Log lines as `text` or `json` (one object per line).
     #[arg(long, env = "HUB_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Send traces (spans of publishes, stream opens and resumes) as
+    /// OTLP/HTTP protobuf to this collector: `URL/v1/traces`. Off unless
+    /// set.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+
+    /// Share of traces sent (0.0 to 1.0).
+    #[arg(long, env = "HUB_OTLP_SAMPLE_RATIO", default_value_t = 1.0)]
+    pub otlp_sample_ratio: f64,
 }
 
 impl Config {
