@@ -39,6 +39,9 @@ cp target/compare/release/server "$work/server-base"
 SECRET=bench-secret-0123456789abcdef0123
 up() { for _ in $(seq 100); do curl -s -o /dev/null "http://$1/api/health" && return; sleep 0.1; done; echo "no server at $1" >&2; exit 1; }
 cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+# The load generator is one client address: no per-address limit (set in
+# the environment, which a base commit without that flag ignores).
+export HUB_MAX_CONNECTIONS_PER_IP=0
 hub() { "$1" --addr "127.0.0.1:$2" --jwt-secret "$SECRET" --demo false --max-connections 20000 --log warn "${@:3}" >>"$work/log" 2>&1 & pids+=($!); }
 
 one() { # build scenario

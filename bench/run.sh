@@ -56,7 +56,7 @@ start_servers() {
   fi
   if [ -z "${HUB_URL:-}" ]; then
     target/release/server --addr "$HUB_ADDR" --jwt-secret "$SECRET" --demo false \
-      --max-connections 20000 --log warn >>"$work/hub.log" 2>&1 &
+      --max-connections 20000 --max-connections-per-ip 0 --log warn >>"$work/hub.log" 2>&1 &
     hub_pid=$!
   fi
   nginx -c "$work/nginx.conf" -p "$work/nginx" -g 'daemon on;'
@@ -104,7 +104,7 @@ if [ -z "${HUB_URL:-}" ] && command -v redis-server >/dev/null; then
   node_pids=()
   for port in 3902 3903; do
     target/release/server --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --demo false \
-      --broker "redis://127.0.0.1:$REDIS_PORT/0" --max-connections 20000 --log warn >>"$work/hub.log" 2>&1 &
+      --broker "redis://127.0.0.1:$REDIS_PORT/0" --max-connections 20000 --max-connections-per-ip 0 --log warn >>"$work/hub.log" 2>&1 &
     node_pids+=($!)
   done
   for port in 3902 3903; do

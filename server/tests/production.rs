@@ -641,7 +641,9 @@ async fn dashboard_files_are_sent_precompressed_and_cached_by_name() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_arrive_at_an_otlp_receiver() {
     use std::sync::{Arc, Mutex};
-    let received: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+    /// Each export's content type and body.
+    type Exports = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+    let received: Exports = Arc::default();
     let app = axum::Router::new().route(
         "/v1/traces",
         axum::routing::post({

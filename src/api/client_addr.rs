@@ -79,12 +79,19 @@ fn prefix_eq(a: &[u8], b: &[u8], bits: u8) -> bool {
     }
 }
 
+/// Streams open per client address (only addresses with one).
+type OpenCounts = Arc<Mutex<HashMap<IpAddr, usize>>>;
+
 /// Who the client is, and how many streams one address may hold.
 #[derive(Debug, Clone)]
 pub struct ClientAddresses {
     proxies: Arc<[Cidr]>,
     per_address: usize,
-    open: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    open: OpenCounts,
+    /// Set once a request came with `X-Forwarded-For` from a socket that is
+    /// no trusted proxy: a proxy nobody told us about makes every client
+    /// one address, which is worth one warning in the log.
+    warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Default for ClientAddresses {
@@ -94,6 +101,7 @@ impl Default for ClientAddresses {
             proxies: Arc::from([]),
             per_address: DEFAULT_STREAMS_PER_ADDRESS,
             open: Arc::default(),
+            warned: Arc::default(),
         }
     }
 }
@@ -115,6 +123,7 @@ impl ClientAddresses {
             proxies: proxies.into(),
             per_address,
             open: Arc::default(),
+            warned: Arc::default(),
         })
     }
 
@@ -127,6 +136,16 @@ impl ClientAddresses {
     pub fn client(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let mut ip = peer.ip().to_canonical();
         if !self.trusted(ip) {
+            if headers.contains_key("x-forwarded-for")
+                && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    peer = %ip,
+                    "a request came with X-Forwarded-For from an address that is not a trusted \
+                     proxy: it counts as that address (if a proxy is in front, name it in \
+                     --trusted-proxies, or every client behind it shares one address's limit)"
+                );
+            }
             return ip;
         }
         let hops = headers
@@ -176,7 +195,7 @@ impl ClientAddresses {
 
 /// One stream's place in its address's count; given back on drop.
 #[derive(Debug)]
-pub struct AddressSlot(Option<(Arc<Mutex<HashMap<IpAddr, usize>>>, IpAddr)>);
+pub struct AddressSlot(Option<(OpenCounts, IpAddr)>);
 
 impl Drop for AddressSlot {
     fn drop(&mut self) {

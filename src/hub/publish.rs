@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
 use serde::Serialize;
-use tracing::Instrument;
 
 use super::connection::{Connection, Queued};
 use super::core::{Hub, Inner};
@@ -53,24 +52,7 @@ impl Hub {
     /// the memory broker this never waits.
     pub async fn publish(&self, event: NewEvent) -> Result<Published, HubError> {
         self.check(&event)?;
-        let span = tracing::trace_span!(
-            target: TRACE_TARGET,
-            "publish",
-            "event.type" = %event.name,
-            event.id = tracing::field::Empty,
-            delivered = tracing::field::Empty,
-            duplicate = tracing::field::Empty,
-        );
-        let published = self.publish_checked(event).instrument(span.clone()).await;
-        if let Ok(p) = &published {
-            span.record("event.id", tracing::field::display(p.id));
-            span.record("delivered", p.delivered);
-            span.record("duplicate", p.duplicate);
-        }
-        published
-    }
-
-    async fn publish_checked(&self, event: NewEvent) -> Result<Published, HubError> {
+        let span = publish_span(&event);
         let accepted = match self.inner.broker.publish(event).await {
             Ok(a) => a,
             Err(e) => {
@@ -78,20 +60,25 @@ impl Hub {
                 return Err(e);
             }
         };
-        if accepted.duplicate {
-            return Ok(Published {
+        let published = if accepted.duplicate {
+            Published {
                 id: accepted.id,
                 delivered: 0,
                 duplicate: true,
-            });
+            }
+        } else {
+            self.caught_up(accepted.id).await;
+            let delivered = self.inner.recent.lock().find(accepted.id).unwrap_or(0);
+            Published {
+                id: accepted.id,
+                delivered,
+                duplicate: false,
+            }
+        };
+        if let Some(span) = span {
+            record_published(&span, &published);
         }
-        self.caught_up(accepted.id).await;
-        let delivered = self.inner.recent.lock().find(accepted.id).unwrap_or(0);
-        Ok(Published {
-            id: accepted.id,
-            delivered,
-            duplicate: false,
-        })
+        Ok(published)
     }
 
     /// [`Hub::publish`] on behalf of `who`: an event for a topic needs the
@@ -205,4 +192,29 @@ impl Hub {
         Counters::add(&c.slow_disconnects, 1);
         tracing::info!(connection = %conn.id, user = %conn.user, "slow consumer disconnected: queue full");
     }
+}
+
+/// The `publish` span (see [`super::TRACE_TARGET`]), if tracing wants it.
+/// It lives from the check to the answer; boxed, so a publish without
+/// tracing carries one word for it, and out of line, so it adds nothing
+/// else to the publish path.
+#[inline(never)]
+fn publish_span(event: &NewEvent) -> Option<Box<tracing::Span>> {
+    tracing::enabled!(target: TRACE_TARGET, tracing::Level::TRACE).then(|| {
+        Box::new(tracing::trace_span!(
+            target: TRACE_TARGET,
+            "publish",
+            "event.type" = %event.name,
+            event.id = tracing::field::Empty,
+            delivered = tracing::field::Empty,
+            duplicate = tracing::field::Empty,
+        ))
+    })
+}
+
+#[cold]
+fn record_published(span: &tracing::Span, published: &Published) {
+    span.record("event.id", tracing::field::display(published.id));
+    span.record("delivered", published.delivered);
+    span.record("duplicate", published.duplicate);
 }
