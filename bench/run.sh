@@ -118,6 +118,54 @@ if [ -z "${HUB_URL:-}" ] && command -v redis-server >/dev/null; then
   kill "${node_pids[@]}" "$redis_pid" 2>/dev/null || true
 fi
 
+# TLS: idle connections on a hub and an nginx+nchan that terminate TLS
+# themselves (one self-signed P-256 certificate), 3 000 each: after the
+# handshake alone, and with one stream over HTTP/1.1 or HTTP/2 each. Fresh
+# servers for every row.
+if [ -z "${HUB_URL:-}" ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench \
+    -keyout "$work/tls-key.pem" -out "$work/tls-cert.pem" -addext "subjectAltName=IP:127.0.0.1" \
+    -addext "basicConstraints=critical,CA:FALSE" -addext "extendedKeyUsage=serverAuth" 2>/dev/null
+  mkdir -p "$work/nginx-tls/logs" "$work/nginx-tls/tmp"
+  cat >"$work/nginx-tls.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
+worker_processes 2;
+worker_rlimit_nofile 20000;
+pid $work/nginx-tls.pid;
+error_log $work/nginx-tls/logs/error.log warn;
+events { worker_connections 19000; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx-tls/tmp;
+  server {
+    listen 127.0.0.1:3905 ssl http2;
+    ssl_certificate $work/tls-cert.pem;
+    ssl_certificate_key $work/tls-key.pem;
+    location = /sub { nchan_subscriber eventsource; nchan_channel_id \$arg_ch; }
+  }
+}
+CONF
+  for mode in handshake h1 h2; do
+    target/release/server --addr 127.0.0.1:3904 --jwt-secret "$SECRET" --demo false --max-connections 20000 \
+      --max-connections-per-ip 0 --tls-cert "$work/tls-cert.pem" --tls-key "$work/tls-key.pem" --log warn >>"$work/hub.log" 2>&1 &
+    tls_hub=$!
+    nginx -c "$work/nginx-tls.conf" -p "$work/nginx-tls" -g 'daemon on;'
+    for _ in $(seq 100); do curl -sk -o /dev/null "https://127.0.0.1:3904/api/health" && break; sleep 0.1; done
+    for _ in $(seq 100); do [ -f "$work/nginx-tls.pid" ] && break; sleep 0.1; done
+    sleep 0.5
+    tls_master=$(cat "$work/nginx-tls.pid")
+    tls_nginx="--server-pid $tls_master"
+    for p in $(pgrep -P "$tls_master"); do tls_nginx="$tls_nginx --server-pid $p"; done
+    run --kind hub --addr 127.0.0.1:3904 --jwt-secret "$SECRET" --tls "$mode" --tls-ca "$work/tls-cert.pem" \
+      --connections 3000 --events 0 --hold-secs 2 --server-pid "$tls_hub" --label "tls $mode: hub"
+    run --kind nchan --addr 127.0.0.1:3905 --tls "$mode" --tls-ca "$work/tls-cert.pem" \
+      --connections 3000 --events 0 --hold-secs 2 $tls_nginx --label "tls $mode: nginx+nchan"
+    kill "$tls_hub"; wait "$tls_hub" 2>/dev/null || true
+    kill -QUIT "$tls_master"
+    for _ in $(seq 100); do [ -f "$work/nginx-tls.pid" ] || break; sleep 0.1; done
+  done
+fi
+
 criterion=$(cargo bench -p sse-hub --bench hot_paths -- --noplot 2>/dev/null | grep -E "^(encode|fan_out)|time:|thrpt:" || true)
 
 histmem=$(cargo bench -p sse-hub --bench history_memory 2>/dev/null | grep -E "^history/" || true)
@@ -193,7 +241,7 @@ if k1:
     print(f"| p99 publish→receive < 50 ms at 1 000 events/s × 1 000 connections | {k1['latency_ms']['p99']:.1f} ms | {verdict(k1['latency_ms']['p99'] < 50)} |")
 lost = sum(r["loss"] for r in rows)
 print(f"| zero loss in every run | {lost} lost over {len(rows)} runs | {verdict(lost == 0)} |")
-saturated = [r for r in rows if r.get("publishers", 1) > 1 or r.get("label", r["kind"]) not in ("hub", "nchan")]
+saturated = [r for r in rows if not r.get("tls") and (r.get("publishers", 1) > 1 or r.get("label", r["kind"]) not in ("hub", "nchan"))]
 if saturated:
     print("\n## Publishing, saturated fan-out and cross-node delivery\n")
     print("Events published as fast as the servers answer (`--rate 0`) by several publishers; 256-byte payloads, target: every connection.\n")
@@ -202,6 +250,21 @@ if saturated:
     for r in saturated:
         print(f"| {r.get('label', r['kind'])} | {r['connections_held']} | {r.get('publishers', 1)} | {r['events']} | {r.get('publishes_per_sec', 0):.0f} | "
               f"{r['delivered_per_sec']:.0f} | {r['latency_ms']['p99']:.1f} | {r['loss']} |")
+tls = [r for r in rows if r.get("tls")]
+if tls:
+    print("\n## Idle connections over TLS\n")
+    print("3 000 connections each, on fresh servers terminating TLS themselves (self-signed P-256 certificate, TLS 1.3): "
+          "after the handshake alone, and holding one SSE stream each over HTTP/1.1 or HTTP/2. Server PSS growth per connection.\n")
+    print("| connection | hub | nginx+nchan | hub / nginx |")
+    print("|---|---|---|---|")
+    for mode in ("handshake", "h1", "h2"):
+        h = next((r for r in tls if r["tls"] == mode and r["kind"] == "hub"), None)
+        n = next((r for r in tls if r["tls"] == mode and r["kind"] == "nchan"), None)
+        if not h or not n:
+            continue
+        hm, nm = h.get("memory_per_connection_bytes") or 0, n.get("memory_per_connection_bytes") or 0
+        ratio = f"{hm / nm:.0%}" if nm else "-"
+        print(f"| {mode} ({h['connections_held']} / {n['connections_held']} held) | {hm/1024:.1f} KiB | {nm/1024:.1f} KiB | {ratio} |")
 print("\n## Criterion micro-benchmarks (`cargo bench -p sse-hub --bench hot_paths`)\n")
 print("```\n" + criterion.strip() + "\n```")
 print("\n## History memory (`cargo bench -p sse-hub --bench history_memory`)\n")

@@ -8,6 +8,8 @@
 //! to 127.0.0.2–127.0.0.254 in turn, so tens of thousands of them do not
 //! run out of ephemeral ports.
 
+mod tls;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -83,6 +85,13 @@ struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Hold idle connections over TLS instead (with --events 0): the
+    /// handshake alone, or one stream over HTTP/1.1 or HTTP/2 each.
+    #[arg(long, value_enum)]
+    tls: Option<tls::Mode>,
+    /// The PEM certificate the TLS server presents (trusted as a root).
+    #[arg(long, default_value = "bench-cert.pem")]
+    tls_ca: std::path::PathBuf,
     /// nchan channel (a fresh one per run, so no run sees another's messages).
     #[arg(long, default_value_t = format!("bench-{}", now_us()))]
     channel: String,
@@ -130,12 +139,15 @@ fn send_time(line: &[u8]) -> Option<u64> {
     std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
-async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStream> {
-    let src = Ipv4Addr::new(127, 0, 0, 2 + (i % 253) as u8);
-    let sock = TcpSocket::new_v4()?;
-    sock.bind(SocketAddr::new(src.into(), 0))?;
-    let mut stream = sock.connect(args.addr).await?;
-    let path = match args.kind {
+/// One connection, plain or over TLS.
+enum Opened {
+    Plain(tokio::net::TcpStream),
+    Tls(tls::Held),
+}
+
+/// The path of subscriber `i`'s stream.
+fn stream_path(args: &Args, i: usize) -> anyhow::Result<String> {
+    Ok(match args.kind {
         Kind::Hub => {
             let auth = sse_hub::Auth::hs256(args.jwt_secret.as_bytes());
             let user = sse_hub::UserId::new(format!("bench-{i}"))?;
@@ -143,7 +155,15 @@ async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStrea
             format!("/api/sse/stream?token={token}")
         }
         Kind::Nchan => format!("/sub?ch={}", args.channel),
-    };
+    })
+}
+
+async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStream> {
+    let src = Ipv4Addr::new(127, 0, 0, 2 + (i % 253) as u8);
+    let sock = TcpSocket::new_v4()?;
+    sock.bind(SocketAddr::new(src.into(), 0))?;
+    let mut stream = sock.connect(args.addr).await?;
+    let path = stream_path(args, i)?;
     if args.reuse {
         let warm = match args.kind {
             Kind::Hub => "/api/health",
@@ -357,24 +377,46 @@ async fn main() -> anyhow::Result<()> {
     let connect_start = Instant::now();
     let mut connect_times = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut streams = Vec::with_capacity(args.connections);
+    let mut held_tls: Vec<tls::Held> = Vec::new();
+    let tls_connector = match args.tls {
+        Some(mode) => {
+            if args.events > 0 {
+                bail!("--tls holds idle connections: use it with --events 0");
+            }
+            Some(tls::connector(&args.tls_ca, mode)?)
+        }
+        None => None,
+    };
     let mut failures = 0usize;
     let mut next = 0;
     while next < args.connections {
         let batch: Vec<_> = (next..(next + args.connect_concurrency).min(args.connections))
             .map(|i| {
                 let args = args.clone();
+                let tls = tls_connector.clone();
                 tokio::spawn(async move {
                     let t = Instant::now();
-                    (subscribe(&args, i).await, t.elapsed())
+                    let opened = match (&tls, args.tls) {
+                        (Some(connector), Some(mode)) => {
+                            tls::open(connector, args.addr, mode, &stream_path(&args, i)?, i)
+                                .await
+                                .map(Opened::Tls)
+                        }
+                        _ => subscribe(&args, i).await.map(Opened::Plain),
+                    };
+                    Ok::<_, anyhow::Error>((opened, t.elapsed()))
                 })
             })
             .collect();
         next += batch.len();
         for h in batch {
-            match h.await? {
+            match h.await?? {
                 (Ok(s), took) => {
                     let _ = connect_times.record(took.as_micros().max(1) as u64);
-                    streams.push(s);
+                    match s {
+                        Opened::Plain(s) => streams.push(s),
+                        Opened::Tls(s) => held_tls.push(s),
+                    }
                 }
                 (Err(e), _) => {
                     if failures == 0 {
@@ -386,11 +428,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let connect_secs = connect_start.elapsed().as_secs_f64();
-    let held = streams.len();
+    let held = streams.len() + held_tls.len();
     if args.hold_secs > 0 {
         tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
     }
     let pss_connected = pss_kb(&args.server_pid);
+    drop(held_tls);
 
     // Read and publish.
     let readers: Vec<_> = streams
@@ -424,6 +467,7 @@ async fn main() -> anyhow::Result<()> {
         "connections_requested": args.connections,
         "connections_held": held,
         "reused_connections": args.reuse,
+        "tls": args.tls.map(|m| format!("{m:?}").to_lowercase()),
         "connect_failures": failures,
         "connect_secs": connect_secs,
         "connect_p99_ms": connect_times.value_at_quantile(0.99) as f64 / 1000.0,
