@@ -41,20 +41,11 @@ impl Drop for Telemetry {
 
 type Boxed = Box<dyn Layer<Registry> + Send + Sync>;
 
-/// The OTLP endpoint's URL for traces: `URL/v1/traces`.
-pub fn traces_url(endpoint: &str) -> anyhow::Result<String> {
-    let base = endpoint.trim_end_matches('/');
-    if !(base.starts_with("http://") || base.starts_with("https://")) {
-        anyhow::bail!("--otlp-endpoint must be an http:// or https:// URL, not {endpoint:?}");
-    }
-    Ok(format!("{base}/v1/traces"))
-}
-
 fn tracer_provider(cfg: &Config, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(traces_url(endpoint)?)
+        .with_endpoint(crate::config::otlp_traces_url(endpoint)?)
         .with_timeout(std::time::Duration::from_secs(10))
         .build()
         .context("--otlp-endpoint: building the OTLP exporter")?;

@@ -15,11 +15,11 @@ use tracing::Instrument;
 
 use super::connection::{Connection, Frame, Queued, TopicSet};
 use super::core::Hub;
+use super::core::TRACE_TARGET;
 use super::counters::Counters;
 use super::event_stream::{ConnectionGuard, EventStream};
 use super::observer::LifecycleKind;
 use super::queue::Queue;
-use super::TRACE_TARGET;
 use crate::auth::Principal;
 use crate::broker::{Channel, Replay};
 use crate::error::HubError;

@@ -18,6 +18,11 @@ use crate::access::policy::TopicAuthorizer;
 use crate::broker::Broker;
 use crate::config::HubConfig;
 use crate::event::{EventId, Topic, UserId};
+/// The target of the hub's trace spans (`publish`, `stream.open`,
+/// `resume`), at TRACE level: off, they cost a level check; an exporter
+/// turns them on by this target alone (the binary's `--otlp-endpoint`).
+/// They carry ids and counts, never a token or a payload.
+pub const TRACE_TARGET: &str = "sse_hub::trace";
 
 pub(super) struct Inner {
     pub(super) config: HubConfig,

@@ -27,12 +27,6 @@
 
 mod authorizer;
 
-/// The target of the hub's trace spans (`publish`, `stream.open`,
-/// `resume`), at TRACE level: off, they cost a level check; an exporter
-/// turns them on by this target alone (the binary's `--otlp-endpoint`).
-/// They carry ids and counts, never a token or a payload.
-pub const TRACE_TARGET: &str = "sse_hub::trace";
-
 mod builder;
 mod connect;
 mod connection;
@@ -54,7 +48,7 @@ pub use self::authorizer::{AudienceAuthorizer, EventAuthorizer};
 pub use self::builder::HubBuilder;
 pub use self::connect::{ConnectRequest, Connections, TopicChange, MAX_REWIND};
 pub use self::connection::Connection;
-pub use self::core::Hub;
+pub use self::core::{Hub, TRACE_TARGET};
 pub use self::event_stream::{Cut, EventStream};
 pub use self::history::{HistoryOf, MAX_HISTORY_LIMIT};
 pub use self::observer::{LifecycleEvent, LifecycleKind, LifecycleObserver};

@@ -9,9 +9,9 @@ use std::sync::{Arc, Weak};
 use serde::Serialize;
 
 use super::connection::{Connection, Queued};
+use super::core::TRACE_TARGET;
 use super::core::{Hub, Inner};
 use super::counters::Counters;
-use super::TRACE_TARGET;
 use crate::auth::Principal;
 use crate::broker::EventSink;
 use crate::error::HubError;
@@ -194,7 +194,7 @@ impl Hub {
     }
 }
 
-/// The `publish` span (see [`super::TRACE_TARGET`]), if tracing wants it.
+/// The `publish` span (see [`TRACE_TARGET`]), if tracing wants it.
 /// It lives from the check to the answer; boxed, so a publish without
 /// tracing carries one word for it, and out of line, so it adds nothing
 /// else to the publish path.

@@ -38,6 +38,7 @@
 //! and should at least wrap their listener in [`StallGuardListener`]
 //! (`axum::serve` has no write timeout of its own).
 
+mod accept;
 mod encode;
 mod head;
 #[cfg(test)]
@@ -50,10 +51,8 @@ mod stall;
 pub mod tls;
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -66,7 +65,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use self::head::Head;
@@ -89,46 +87,10 @@ where
     F: Future<Output = ()> + Send,
 {
     let options = Arc::new(options);
-    let stop = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (sock, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    if !is_connection_error(&e) {
-                        // Out of file descriptors, most likely: back off
-                        // instead of spinning.
-                        tracing::error!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        tracker.spawn(connection(
-            sock,
-            peer,
-            app.clone(),
-            options.clone(),
-            stop.clone(),
-        ));
-    }
-    drop(listener);
-    stop.cancel();
-    tracker.close();
-    tracker.wait().await;
-}
-
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
+    accept::serve_each(listener, shutdown, |sock, peer, stop| {
+        connection(sock, peer, app.clone(), options.clone(), stop)
+    })
+    .await;
 }
 
 async fn connection(
@@ -256,7 +218,7 @@ async fn http(
         .header_read_timeout(options.header_timeout)
         // The head is whole and under `max_head_bytes` (checked before
         // hyper sees it); body bytes go through in pieces this size.
-        .max_buf_size(hyper_buf_size(options.max_head_bytes))
+        .max_buf_size(options.hyper_buf_size())
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
         .with_upgrades();
     tokio::pin!(conn);
@@ -274,12 +236,6 @@ async fn http(
             }
         }
     }
-}
-
-/// Hyper's read buffer limit: room for a head of `max_head_bytes` and a
-/// little more (hyper takes no less than 8 KiB).
-fn hyper_buf_size(max_head_bytes: usize) -> usize {
-    max_head_bytes.max(8 * 1024) + 4 * 1024
 }
 
 #[cfg(test)]

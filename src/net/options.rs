@@ -24,3 +24,11 @@ impl Default for ServeOptions {
         }
     }
 }
+
+impl ServeOptions {
+    /// Hyper's read buffer limit: room for a head of `max_head_bytes` and
+    /// a little more (hyper takes no less than 8 KiB).
+    pub(super) fn hyper_buf_size(&self) -> usize {
+        self.max_head_bytes.max(8 * 1024) + 4 * 1024
+    }
+}

@@ -48,10 +48,10 @@ use rustls::sign::CertifiedKey;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
-use super::{is_connection_error, ServeOptions, StallGuard};
+use super::options::ServeOptions;
+use super::stall::StallGuard;
 
 /// Requests one HTTP/2 connection may have open at once (a browser puts
 /// every tab's stream on one connection; 100 is what most servers allow).
@@ -177,36 +177,17 @@ pub async fn serve_tls<F>(
 {
     let options = Arc::new(options);
     let acceptor = TlsAcceptor::from(tls.server.clone());
-    let stop = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    tokio::pin!(shutdown);
-    loop {
-        let (sock, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(conn) => conn,
-                Err(e) => {
-                    if !is_connection_error(&e) {
-                        tracing::error!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        tracker.spawn(connection(
+    super::accept::serve_each(listener, shutdown, |sock, peer, stop| {
+        connection(
             sock,
             peer,
             app.clone(),
             options.clone(),
             acceptor.clone(),
-            stop.clone(),
-        ));
-    }
-    drop(listener);
-    stop.cancel();
-    tracker.close();
-    tracker.wait().await;
+            stop,
+        )
+    })
+    .await;
 }
 
 /// Requests of one connection: how many are open (their answers' bodies
@@ -277,7 +258,7 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
-        .max_buf_size(super::hyper_buf_size(options.max_head_bytes))
+        .max_buf_size(options.hyper_buf_size())
         .keep_alive(true);
     builder
         .http2()

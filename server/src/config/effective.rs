@@ -113,7 +113,7 @@ pub fn check(cfg: &Config) -> anyhow::Result<()> {
     cfg.client_addresses()?;
     cfg.log_filter()?;
     if let Some(endpoint) = &cfg.otlp_endpoint {
-        crate::telemetry::traces_url(endpoint)?;
+        super::otlp_traces_url(endpoint)?;
     }
     if !(0.0..=1.0).contains(&cfg.otlp_sample_ratio) {
         anyhow::bail!("--otlp-sample-ratio must be from 0.0 to 1.0");

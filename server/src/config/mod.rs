@@ -467,6 +467,13 @@ impl Config {
     }
 }
 
+/// The OTLP collector's URL for traces: `ENDPOINT/v1/traces`.
+pub fn otlp_traces_url(endpoint: &str) -> anyhow::Result<String> {
+    let base = endpoint.trim_end_matches('/');
+    http_url("--otlp-endpoint", base)?;
+    Ok(format!("{base}/v1/traces"))
+}
+
 /// `url` if it is an http:// or https:// URL with a host.
 fn http_url<'a>(flag: &str, url: &'a str) -> anyhow::Result<&'a str> {
     let host = url
