@@ -37,7 +37,7 @@ const N: usize = 20_000;
 
 fn publish(hub: &Hub, target: Target) {
     let data = format!("{{\"pad\":\"{}\"}}", "x".repeat(244));
-    let e = NewEvent::json("tick".parse().unwrap(), &data, target);
+    let e = NewEvent::json("tick".parse().unwrap(), &data, target).unwrap();
     hub.publish(e)
         .now_or_never()
         .expect("the memory broker never waits")

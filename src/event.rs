@@ -257,15 +257,20 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// An event whose data is `data` serialized as compact JSON.
-    pub fn json(name: EventName, data: &impl Serialize, target: Target) -> Self {
-        Self {
+    /// An event whose data is `data` serialized as compact JSON; a value
+    /// that does not serialize (a map with non-string keys, a failing
+    /// `Serialize`) is an error, never a `null` sent in its place.
+    pub fn json(name: EventName, data: &impl Serialize, target: Target) -> Result<Self, HubError> {
+        let data = serde_json::to_string(data).map_err(|e| {
+            HubError::invalid("event data", &format!("not serializable as JSON: {e}"))
+        })?;
+        Ok(Self {
             name,
-            data: serde_json::to_string(data).unwrap_or_else(|_| "null".into()),
+            data,
             target,
             audience: None,
             dedup_key: None,
-        }
+        })
     }
 }
 

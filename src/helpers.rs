@@ -40,7 +40,7 @@ impl Hub {
         target: Target,
     ) -> Result<usize, HubError> {
         Ok(self
-            .publish(NewEvent::json(name(event), data, target))
+            .publish(NewEvent::json(name(event), data, target)?)
             .await?
             .delivered)
     }
@@ -52,7 +52,7 @@ impl Hub {
         data: &impl Serialize,
     ) -> Result<usize, HubError> {
         Ok(self
-            .publish(NewEvent::json(event, data, Target::all()))
+            .publish(NewEvent::json(event, data, Target::all())?)
             .await?
             .delivered)
     }
@@ -95,7 +95,7 @@ impl Hub {
         data: &impl Serialize,
     ) -> Result<usize, HubError> {
         Ok(self
-            .publish(NewEvent::json(event, data, Target::Topic(topic.clone())))
+            .publish(NewEvent::json(event, data, Target::Topic(topic.clone()))?)
             .await?
             .delivered)
     }
@@ -164,7 +164,7 @@ impl Hub {
             data,
             timestamp: unix_ms(),
         };
-        let mut ev = NewEvent::json(name(events::DATA_CHANGE), &body, Target::all());
+        let mut ev = NewEvent::json(name(events::DATA_CHANGE), &body, Target::all())?;
         ev.audience = Some(affected_users.to_vec());
         Ok(self.publish(ev).await?.delivered)
     }

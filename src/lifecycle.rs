@@ -87,21 +87,21 @@ impl LifecycleObserver for LifecycleWebhook {
 
 impl LifecycleWebhook {
     /// Starts the sender task (needs a tokio runtime). Returns the observer
-    /// and its counters.
+    /// and its counters; fails only if the HTTP client cannot be built (its
+    /// TLS set-up), never falling back to one without the timeout.
     pub fn start(
         url: impl Into<String>,
         secret: impl Into<Vec<u8>>,
         options: WebhookOptions,
         stop: CancellationToken,
-    ) -> (Self, Arc<WebhookCounters>) {
+    ) -> Result<(Self, Arc<WebhookCounters>), reqwest::Error> {
         let (tx, rx) = mpsc::channel(options.queue.max(1));
         let counters = Arc::new(WebhookCounters::default());
         let client = reqwest::Client::builder()
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
+            .build()?;
         let sender = Sender {
             url: url.into(),
             secret: secret.into(),
@@ -110,13 +110,13 @@ impl LifecycleWebhook {
             counters: counters.clone(),
         };
         tokio::spawn(sender.run(rx, stop));
-        (
+        Ok((
             Self {
                 tx,
                 counters: counters.clone(),
             },
             counters,
-        )
+        ))
     }
 }
 

@@ -124,6 +124,14 @@ pub fn heartbeat_frame(unix_ms: u64) -> Bytes {
     Bytes::from(format!(":heartbeat {unix_ms}\n\n"))
 }
 
+/// A frame of one of the hub's own events (`connected`, `reset`,
+/// `shutdown`, ...): a known name and a payload that always serializes.
+pub fn control_frame(id: Option<EventId>, name: &str, data: &impl serde::Serialize) -> Bytes {
+    let name = EventName::new(name).expect("control event names are valid");
+    let data = serde_json::to_string(data).expect("control payloads serialize");
+    event_frame(id, Some(&name), &data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,7 +37,7 @@ async fn next_frame(s: &mut EventStream) -> String {
 }
 
 fn tick(n: u32) -> NewEvent {
-    NewEvent::json("tick".parse().unwrap(), &n, Target::all())
+    NewEvent::json("tick".parse().unwrap(), &n, Target::all()).unwrap()
 }
 
 #[tokio::test]
@@ -71,4 +71,52 @@ async fn a_custom_broker_carries_events_between_two_hubs_and_resumes() {
     b.publish(tick(5)).await.unwrap();
     assert!(next_frame(&mut on_a).await.starts_with("id: 1-5\n"));
     assert_eq!(a.head(), EventId::new(1, 5));
+}
+
+/// Log lines written while a test runs on this thread.
+#[derive(Clone, Default)]
+struct Captured(Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A failed publish answers an error and is logged with its cause, once
+/// (with the count) however many fail within a second.
+#[tokio::test(flavor = "current_thread")]
+async fn failed_publishes_are_logged_once_a_second_with_their_cause() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = Arc::new(Log::default());
+    let hub = node(&log).await;
+    log.down.store(true, std::sync::atomic::Ordering::Relaxed);
+    for n in 0..5 {
+        let failed = hub.publish(tick(n)).await;
+        assert!(
+            matches!(failed, Err(sse_hub::HubError::BrokerUnavailable(_))),
+            "{failed:?}"
+        );
+    }
+    let text = String::from_utf8(captured.0.lock().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("a publish failed"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(
+        lines[0].contains("the bus is down"),
+        "the cause: {}",
+        lines[0]
+    );
 }

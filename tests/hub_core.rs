@@ -15,7 +15,7 @@ fn text(b: &Result<bytes::Bytes, sse_hub::Cut>) -> String {
 }
 
 fn event(n: usize) -> NewEvent {
-    NewEvent::json("tick".parse().unwrap(), &n, Target::all())
+    NewEvent::json("tick".parse().unwrap(), &n, Target::all()).unwrap()
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,7 +118,8 @@ async fn many_users_many_events_no_cross_talk() {
                 "dm".parse().unwrap(),
                 &format!("u{u}-{round}"),
                 Target::User(UserId::new(format!("u{u}")).unwrap()),
-            );
+            )
+            .unwrap();
             assert_eq!(hub.publish(ev).await.unwrap().delivered, 1);
         }
     }
@@ -128,4 +129,69 @@ async fn many_users_many_events_no_cross_talk() {
             assert!(f.contains(&format!("data: \"u{u}-{round}\"\n")), "{f}");
         }
     }
+}
+
+/// Concurrent subscribes on one connection cannot pass the topic limit
+/// together: the check and the change happen under one lock. Many rounds
+/// of eight racing subscribes, each of a topic of its own, on a fresh
+/// connection of an admin (no grants to check); never more succeed than
+/// the limit allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_subscribes_never_exceed_the_topic_limit() {
+    use sse_hub::{Connections, Topic, TopicChange};
+    let max = 3;
+    let hub = Hub::new(HubConfig {
+        max_topics_per_connection: max,
+        ..HubConfig::default()
+    });
+    let admin = Principal::new(UserId::new("racer").unwrap(), Role::Admin, u64::MAX / 2000);
+    for round in 0..300 {
+        let stream = hub
+            .connect(ConnectRequest::new(admin.clone()))
+            .await
+            .unwrap();
+        let id = stream.connection_id().clone();
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let (hub, admin, id, start) =
+                    (hub.clone(), admin.clone(), id.clone(), start.clone());
+                tokio::spawn(async move {
+                    let topic = Topic::new(format!("r{round}-{i}")).unwrap();
+                    start.wait().await;
+                    hub.set_topics(
+                        &admin,
+                        Connections::One(&id),
+                        &[topic],
+                        TopicChange::Subscribe,
+                    )
+                    .await
+                    .is_ok()
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for t in tasks {
+            ok += usize::from(t.await.unwrap());
+        }
+        assert!(
+            ok <= max,
+            "round {round}: {ok} subscribes passed a limit of {max}"
+        );
+        drop(stream);
+    }
+}
+
+/// Data that does not serialize is an error, never a `null` published in
+/// its place.
+#[test]
+fn data_that_does_not_serialize_is_refused() {
+    use std::collections::HashMap;
+    let mut bad = HashMap::new();
+    bad.insert((1u8, 2u8), "a map with keys JSON cannot have");
+    let made = NewEvent::json("tick".parse().unwrap(), &bad, Target::all());
+    assert!(
+        matches!(made, Err(sse_hub::HubError::Invalid { .. })),
+        "{made:?}"
+    );
 }

@@ -284,7 +284,8 @@ async fn server_with_webhook(url: &str) -> TestServer {
         ClaimsPolicy::new().with_public_topics(TopicPattern::parse_all(&["news"]).unwrap()),
         url,
         Duration::from_millis(500),
-    );
+    )
+    .unwrap();
     let hub = Hub::builder(HubConfig::default())
         .topic_authorizer(policy)
         .build()

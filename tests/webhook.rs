@@ -68,7 +68,8 @@ async fn receiver(fail_first: usize, delay: Duration) -> (String, Arc<Received>)
 }
 
 async fn server_with_webhook(url: &str, options: WebhookOptions) -> TestServer {
-    let (webhook, counters) = LifecycleWebhook::start(url, SECRET, options, Default::default());
+    let (webhook, counters) =
+        LifecycleWebhook::start(url, SECRET, options, Default::default()).unwrap();
     let hub = Hub::builder(HubConfig::default())
         .topic_authorizer(open_topics())
         .lifecycle(webhook)

@@ -8,6 +8,7 @@
 //! to 127.0.0.2–127.0.0.254 in turn, so tens of thousands of them do not
 //! run out of ephemeral ports.
 
+mod head;
 mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -22,6 +23,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use tokio::sync::Mutex;
+
+use crate::head::read_head;
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Kind {
@@ -195,23 +198,6 @@ async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStrea
         );
     }
     Ok(stream)
-}
-
-/// Reads a status line and headers, a byte at a time (nothing after them
-/// is consumed).
-async fn read_head(stream: &mut tokio::net::TcpStream) -> anyhow::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(512);
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        if stream.read(&mut byte).await? == 0 {
-            bail!("closed before the headers");
-        }
-        head.push(byte[0]);
-        if head.len() > 8192 {
-            bail!("headers too long");
-        }
-    }
-    Ok(head)
 }
 
 async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, expected: u64) {

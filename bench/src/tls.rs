@@ -15,9 +15,11 @@ use anyhow::{bail, Context};
 use clap::ValueEnum;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpSocket;
 use tokio_rustls::TlsConnector;
+
+use crate::head::read_head;
 
 /// What each TLS connection does.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -71,14 +73,7 @@ pub async fn open(
             let req =
                 format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
             stream.write_all(req.as_bytes()).await?;
-            let mut head = Vec::with_capacity(512);
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") {
-                if stream.read(&mut byte).await? == 0 {
-                    bail!("closed before the headers");
-                }
-                head.push(byte[0]);
-            }
+            let head = read_head(&mut stream).await?;
             if !head.starts_with(b"HTTP/1.1 200") {
                 bail!(
                     "refused: {}",

@@ -7,40 +7,26 @@
 mod redis_server;
 mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use redis_server::RedisServer;
 use serde_json::Value;
+use support::Running;
 
 const SECRET: &str = "presence-secret-0123456789abcdef01";
 
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn node(redis: &RedisServer) -> Node {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn", "--demo", "false"])
-        .args(["--jwt-secret", SECRET, "--broker", &redis.url()])
-        .args(["--public-topics", "room", "--presence-topics", "room"])
-        .env_remove("HUB_DEMO")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("server binary starts");
-    let (base, _) = support::ready(&mut child);
-    Node { child, base }
+fn node(redis: &RedisServer) -> Running {
+    support::run(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", "127.0.0.1:0", "--log", "warn", "--demo", "false"])
+            .args(["--jwt-secret", SECRET, "--broker", &redis.url()])
+            .args(["--public-topics", "room", "--presence-topics", "room"])
+            .env_remove("HUB_DEMO")
+            .stderr(Stdio::inherit()),
+    )
 }
 
 fn token(user: &str) -> String {
@@ -64,7 +50,7 @@ type Events = std::pin::Pin<
     >,
 >;
 
-async fn join(http: &reqwest::Client, node: &Node, user: &str) -> Events {
+async fn join(http: &reqwest::Client, node: &Running, user: &str) -> Events {
     let res = http
         .get(format!("{}/api/sse/stream?topics=room", node.base))
         .bearer_auth(token(user))

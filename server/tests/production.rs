@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use support::Running;
 
 const SECRET: &str = "production-test-secret-0123456789";
 
@@ -197,26 +198,9 @@ fn a_bad_log_filter_stops_the_start() {
     assert!(stderr.contains("RUST_LOG"), "{stderr}");
 }
 
-struct Running {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// Starts `cmd` on 127.0.0.1:0 with the tests' secret.
 fn run(cmd: &mut Command) -> Running {
-    let mut child = cmd
-        .args(["--addr", "127.0.0.1:0", "--jwt-secret", SECRET])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let (base, _) = support::ready(&mut child);
-    Running { child, base }
+    support::run(cmd.args(["--addr", "127.0.0.1:0", "--jwt-secret", SECRET]))
 }
 
 fn token(user: &str, role: sse_hub::Role) -> String {

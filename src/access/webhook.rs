@@ -49,21 +49,26 @@ enum Answer {
 
 impl WebhookPolicy {
     /// Asks `url` about topics `claims` refuses, waiting at most `timeout`.
-    pub fn new(claims: ClaimsPolicy, url: impl Into<String>, timeout: Duration) -> Self {
+    /// Fails only if the HTTP client cannot be built (its TLS set-up); a
+    /// client without the timeout is never used instead.
+    pub fn new(
+        claims: ClaimsPolicy,
+        url: impl Into<String>,
+        timeout: Duration,
+    ) -> Result<Self, reqwest::Error> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self {
+            .build()?;
+        Ok(Self {
             claims,
             url: url.into(),
             client,
             allowed_for: Duration::from_secs(30),
             refused_for: Duration::from_secs(5),
             cache: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// How long answers are kept: allowed, refused.

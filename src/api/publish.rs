@@ -39,7 +39,7 @@ pub async fn publish(
             "publishing needs the admin or publisher role".into(),
         ));
     }
-    let mut ev = NewEvent::json(body.event, &body.data, body.target);
+    let mut ev = NewEvent::json(body.event, &body.data, body.target)?;
     ev.dedup_key = body.id;
     Ok(Json(hub.publish_as(&who, ev).await?))
 }

@@ -140,6 +140,7 @@ impl HubBuilder {
             registry: Registry::default(),
             presence_sent: Mutex::new(Default::default()),
             counters: Counters::default(),
+            publish_failure_logged_ms: Default::default(),
             shutting_down: AtomicBool::new(false),
             broker_problem: Mutex::new(None),
             stop: stop.clone(),

@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use sse_protocol::events;
 use tracing::Instrument;
 
@@ -93,24 +92,6 @@ enum Opening {
     Reset {
         requested: Option<String>,
     },
-}
-
-/// Which of a user's connections a topic change applies to.
-#[derive(Debug, Clone, Copy)]
-pub enum Connections<'a> {
-    /// All of them.
-    All,
-    /// This one (it must be theirs).
-    One(&'a ConnectionId),
-}
-
-/// Subscribe or unsubscribe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopicChange {
-    /// Add the topics.
-    Subscribe,
-    /// Remove the topics.
-    Unsubscribe,
 }
 
 impl Hub {
@@ -293,7 +274,7 @@ impl Hub {
             retry: cfg.retry_ms,
             heartbeat_ms: cfg.heartbeat_interval.as_millis() as u64,
         };
-        let connected = control_frame(Some(resumed_from), events::CONNECTED, &hello);
+        let connected = wire::control_frame(Some(resumed_from), events::CONNECTED, &hello);
         first.push_back(wire::with_retry(cfg.retry_ms, &connected));
         match opening {
             Opening::Live => {}
@@ -304,7 +285,7 @@ impl Hub {
                     requested,
                     last_event_id: head.to_string(),
                 };
-                first.push_back(control_frame(Some(head), events::RESET, &body));
+                first.push_back(wire::control_frame(Some(head), events::RESET, &body));
             }
             Opening::Replay(events) | Opening::Rewind(events) => {
                 let before = first.len();
@@ -351,7 +332,7 @@ impl Hub {
         let closed = sse_protocol::Closed {
             reason: reason.to_string(),
         };
-        let frame = control_frame(None, event, &closed);
+        let frame = wire::control_frame(None, event, &closed);
         if conn.offer(Frame::Close(frame)) != Queued::Yes {
             conn.queue.cut();
         }
@@ -381,105 +362,4 @@ impl Hub {
     pub fn connections_of(&self, user: &UserId) -> Vec<Arc<Connection>> {
         self.inner.registry.of_user(user)
     }
-
-    /// Refuses with [`HubError::TopicForbidden`] unless `who` may
-    /// subscribe to every one of `topics`.
-    pub(super) async fn authorize_subscribe(
-        &self,
-        who: &Principal,
-        topics: &[Topic],
-    ) -> Result<(), HubError> {
-        if topics.is_empty() {
-            return Ok(());
-        }
-        let refused = self.inner.topics.refuse_subscribe(who, topics).await;
-        if refused.is_empty() {
-            Ok(())
-        } else {
-            Err(HubError::TopicForbidden(
-                refused.iter().map(ToString::to_string).collect(),
-            ))
-        }
-    }
-
-    /// Adds or removes `topics` on `who`'s connections (all of them, or
-    /// one of theirs). All or nothing: if the topic policy refuses one
-    /// topic, or one connection would go over the topic limit, none
-    /// changes. Unsubscribing is always allowed. Returns the connections
-    /// changed.
-    pub async fn set_topics(
-        &self,
-        who: &Principal,
-        which: Connections<'_>,
-        topics: &[Topic],
-        change: TopicChange,
-    ) -> Result<Vec<ConnectionId>, HubError> {
-        if change == TopicChange::Subscribe {
-            self.authorize_subscribe(who, topics).await?;
-        }
-        let user = &who.user;
-        let targets = match which {
-            Connections::One(id) => {
-                let conn = self.connection(id).ok_or(HubError::UnknownConnection)?;
-                if conn.user != *user {
-                    return Err(HubError::NotYourConnection);
-                }
-                vec![conn]
-            }
-            Connections::All => self.connections_of(user),
-        };
-        let max = self.inner.config.max_topics_per_connection;
-        if change == TopicChange::Subscribe {
-            for conn in &targets {
-                let set = conn.topics.read();
-                let added = topics.iter().filter(|t| !set.contains(t)).count();
-                if set.len() + added > max {
-                    return Err(HubError::TooManyTopics(max));
-                }
-            }
-        }
-        let registry = &self.inner.registry;
-        let mut changed = Vec::with_capacity(targets.len());
-        for conn in &targets {
-            let mut set = conn.topics.write();
-            if set.is_closed() {
-                continue;
-            }
-            let mut done = Vec::new();
-            for t in topics {
-                match change {
-                    TopicChange::Subscribe if set.insert(t.clone()) => {
-                        registry.index_topic(t, conn);
-                        done.push(t);
-                    }
-                    TopicChange::Unsubscribe if set.remove(t) => {
-                        registry.unindex_topic(t, conn);
-                        done.push(t);
-                    }
-                    _ => {}
-                }
-            }
-            drop(set);
-            if !done.is_empty() {
-                let kind = match change {
-                    TopicChange::Subscribe => LifecycleKind::Subscribed,
-                    TopicChange::Unsubscribe => LifecycleKind::Unsubscribed,
-                };
-                self.lifecycle(kind, conn, done);
-            }
-            changed.push(conn.id.clone());
-        }
-        Ok(changed)
-    }
-}
-
-/// A frame of one of the hub's own events.
-pub(super) fn control_frame(
-    id: Option<EventId>,
-    name: &str,
-    data: &impl serde::Serialize,
-) -> Bytes {
-    let name = EventName::new(name).expect("control event names are valid");
-    let data = serde_json::to_string(data).expect("control payloads serialize");
-    wire::event_frame(id, Some(&name), &data)
 }

@@ -57,6 +57,10 @@ pub(super) struct Inner {
     /// The presence counts last handed to the broker, to send only changes.
     pub(super) presence_sent: Mutex<HashMap<(Topic, UserId), u64>>,
     pub(super) counters: Counters,
+    /// When a failed publish was last logged (ms since the epoch): a
+    /// broker outage fails every publish, and one line a second says so
+    /// (with the count) without flooding the log.
+    pub(super) publish_failure_logged_ms: std::sync::atomic::AtomicU64,
     pub(super) shutting_down: AtomicBool,
     /// Why the broker failed its last readiness check (`None`: it
     /// answered). Written once a second, read by every probe.

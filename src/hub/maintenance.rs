@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use sse_protocol::events;
 
-use super::connect::control_frame;
 use super::connection::{Frame, Queued};
 use super::core::Hub;
 use super::counters::Counters;
@@ -169,7 +168,8 @@ impl Hub {
         let base = self.inner.config.retry_ms;
         self.inner.registry.for_each(|conn| {
             let retry = base + rand::random_range(0..=base.max(1) * 3);
-            let frame = control_frame(None, events::SHUTDOWN, &sse_protocol::Shutdown { retry });
+            let frame =
+                wire::control_frame(None, events::SHUTDOWN, &sse_protocol::Shutdown { retry });
             if conn.offer(Frame::Close(wire::with_retry(retry, &frame))) != Queued::Yes {
                 conn.queue.cut();
             }

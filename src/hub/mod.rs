@@ -43,10 +43,11 @@ mod queue;
 mod readiness;
 mod registry;
 mod stats;
+mod topics;
 
 pub use self::authorizer::{AudienceAuthorizer, EventAuthorizer};
 pub use self::builder::HubBuilder;
-pub use self::connect::{ConnectRequest, Connections, TopicChange, MAX_REWIND};
+pub use self::connect::{ConnectRequest, MAX_REWIND};
 pub use self::connection::Connection;
 pub use self::core::{Hub, TRACE_TARGET};
 pub use self::event_stream::{Cut, EventStream};
@@ -56,3 +57,4 @@ pub use self::presence::MAX_PRESENCE_USERS;
 pub use self::publish::Published;
 pub use self::readiness::NotReady;
 pub use self::stats::{ClusterStats, HubStats, TopicStats, UserStats};
+pub use self::topics::{Connections, TopicChange};

@@ -137,7 +137,11 @@ impl Hub {
                 &payload,
                 Target::Topic(topic),
             );
-            if let Err(e) = self.publish(event).await {
+            let published = match event {
+                Ok(event) => self.publish(event).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = published {
                 tracing::warn!(error = %crate::error::report(&e), "presence event not published");
             }
         }

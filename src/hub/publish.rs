@@ -39,9 +39,13 @@ impl EventSink for Sink {
         }
     }
 
-    fn failed(&self, _error: &HubError) {
+    fn failed(&self, error: &HubError) {
         if let Some(inner) = self.0.upgrade() {
             Counters::add(&inner.counters.broker_errors, 1);
+            tracing::warn!(
+                error = %crate::error::report(error),
+                "the broker failed; it retries by itself"
+            );
         }
     }
 }
@@ -57,6 +61,7 @@ impl Hub {
             Ok(a) => a,
             Err(e) => {
                 Counters::add(&self.inner.counters.publish_failures, 1);
+                self.log_publish_failure(&e);
                 return Err(e);
             }
         };
@@ -79,6 +84,25 @@ impl Hub {
             record_published(&span, &published);
         }
         Ok(published)
+    }
+
+    /// Logs a failed publish with its cause, at most once a second.
+    #[cold]
+    fn log_publish_failure(&self, error: &HubError) {
+        let now = crate::event::unix_ms();
+        let last = &self.inner.publish_failure_logged_ms;
+        let before = last.load(Ordering::Relaxed);
+        if now.saturating_sub(before) >= 1000
+            && last
+                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                error = %crate::error::report(error),
+                failures = self.inner.counters.publish_failures.load(Ordering::Relaxed),
+                "a publish failed (at most one such line a second; `failures` counts them all)"
+            );
+        }
     }
 
     /// [`Hub::publish`] on behalf of `who`: an event for a topic needs the

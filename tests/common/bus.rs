@@ -26,6 +26,8 @@ pub struct Log {
     keys: Mutex<HashMap<String, EventId>>,
     /// Each node's connection count per (topic, user).
     presence: Mutex<BTreeMap<(Topic, UserId), HashMap<String, u64>>>,
+    /// Set: every publish fails, as with a broker that is down.
+    pub down: std::sync::atomic::AtomicBool,
 }
 
 /// One node's broker on the shared log.
@@ -70,6 +72,16 @@ impl Broker for Bus {
     }
 
     fn publish(&self, new: NewEvent) -> BrokerFuture<'_, Accepted> {
+        if self.0.down.load(std::sync::atomic::Ordering::Relaxed) {
+            let down =
+                std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "the bus is down");
+            return Box::pin(std::future::ready(Err(
+                sse_hub::HubError::BrokerUnavailable(sse_hub::error::BrokerError::caused(
+                    "publishing on the bus",
+                    down,
+                )),
+            )));
+        }
         let mut events = self.0.events.lock();
         let mut keys = self.0.keys.lock();
         if let Some(id) = new.dedup_key.as_ref().and_then(|k| keys.get(k)) {

@@ -359,7 +359,8 @@ impl Config {
             secret.as_bytes(),
             options,
             Default::default(),
-        );
+        )
+        .map_err(|e| anyhow::anyhow!("--webhook-url: the HTTP client: {e}"))?;
         Ok(Some((std::sync::Arc::new(w), counters)))
     }
 
@@ -457,11 +458,14 @@ impl Config {
             None => Box::new(claims),
             Some(url) => {
                 let url = http_url("--subscribe-webhook", url)?;
-                Box::new(sse_hub::WebhookPolicy::new(
-                    claims,
-                    url,
-                    Duration::from_millis(self.subscribe_webhook_timeout_ms.max(1)),
-                ))
+                Box::new(
+                    sse_hub::WebhookPolicy::new(
+                        claims,
+                        url,
+                        Duration::from_millis(self.subscribe_webhook_timeout_ms.max(1)),
+                    )
+                    .map_err(|e| anyhow::anyhow!("--subscribe-webhook: the HTTP client: {e}"))?,
+                )
             }
         })
     }

@@ -1,8 +1,9 @@
-//! Shared by the tests that run the real binary: reading its "ready" line.
+//! Shared by the tests that run the real binary: starting it and reading
+//! its "ready" line, and killing it when the test is done.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// Reads the binary's first line (`SSE hub ready: http://…/sse-demo`) and
 /// returns the base URL, with the rest of its stdout.
@@ -17,4 +18,28 @@ pub fn ready(child: &mut Child) -> (String, BufReader<ChildStdout>) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
     (base, stdout)
+}
+
+/// A running binary, killed (and reaped) when dropped.
+pub struct Running {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT` (or `https://`).
+    pub base: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` with its stdout piped and waits for its ready line.
+pub fn run(cmd: &mut Command) -> Running {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("server binary starts");
+    let (base, _) = ready(&mut child);
+    Running { child, base }
 }
