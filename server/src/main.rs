@@ -1,4 +1,5 @@
-//! The hub binary: the SSE hub API and the Leptos dashboard on one port.
+//! The hub binary: the SSE hub API and the Leptos dashboard on one port
+//! (what it serves is [`server::app`]; this file is the process around it).
 //!
 //! Start-up order: flags, environment and config file → tracing → auth →
 //! hub → routes → serve (HTTPS when a certificate is given). Shutdown
@@ -6,36 +7,13 @@
 //! jittered `retry:`, the server stops accepting, and waits up to the grace
 //! period for the streams to drain. SIGHUP reloads the TLS certificate.
 
-mod config;
-mod site;
-mod telemetry;
-
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sse_hub::Hub;
-
-use crate::config::file::LoadError;
-use crate::config::Config;
-
-/// Sends a `metrics` event with the hub's numbers on an interval, so the
-/// dashboard has something live to show out of the box.
-fn spawn_demo_ticker(hub: Hub, every: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if hub.is_shutting_down() {
-                break;
-            }
-            let summary = sse_hub::protocol::Summary::from(&hub.summary());
-            let data = serde_json::to_value(summary).unwrap_or_default();
-            let _ = hub.metrics_update(data).await;
-        }
-    });
-}
+use server::config::file::LoadError;
+use server::config::{self, Config};
+use server::telemetry;
 
 /// Binds with a deep accept queue: SSE clients arrive in bursts (a deploy,
 /// a network blip), and a full queue drops SYNs, which cost each client a
@@ -49,35 +27,6 @@ fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(4096)
-}
-
-/// Builds the hub; a broker that is not reachable yet (Redis starting next
-/// to us) is retried for a while before giving up.
-async fn start_hub(
-    cfg: &Config,
-    webhook: Option<Arc<sse_hub::lifecycle::LifecycleWebhook>>,
-) -> anyhow::Result<Hub> {
-    let broker = cfg.broker_config()?;
-    let mut attempt = 0;
-    loop {
-        let mut builder = Hub::builder(cfg.hub_config()?)
-            .broker(broker.clone())
-            .topic_authorizer(cfg.topic_policy()?);
-        if let Some(w) = &webhook {
-            builder = builder.lifecycle(w.clone());
-        }
-        match builder.build().await {
-            Ok(hub) => return Ok(hub),
-            Err(sse_hub::HubError::BrokerUnavailable(e))
-                if attempt < cfg.broker_connect_attempts =>
-            {
-                attempt += 1;
-                tracing::warn!(error = %sse_hub::error::report(&e), attempt, "broker not reachable yet; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(e) => return Err(e).with_context(|| format!("starting the {} broker", cfg.broker)),
-        }
-    }
 }
 
 async fn shutdown_signal() {
@@ -169,40 +118,14 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
-    let auth = cfg.auth()?;
-    let addresses = cfg.client_addresses()?;
     let tls = cfg
         .tls_files()
         .map(|(cert, key)| sse_hub::net::TlsConfig::load(&cert, &key))
         .transpose()?;
-    let (webhook, webhook_counters) = match cfg.webhook()? {
-        Some((w, c)) => (Some(w), Some(c)),
-        None => (None, None),
-    };
-    let hub = start_hub(&cfg, webhook).await?;
-    if cfg.demo && cfg.demo_tick_ms > 0 {
-        spawn_demo_ticker(hub.clone(), Duration::from_millis(cfg.demo_tick_ms));
-    }
+    let server::App { router: app, hub } = server::app(&cfg).await?;
 
-    let ui = site::router(&cfg);
-    let mut api = sse_hub::Api::new(hub.clone(), auth)
-        .with_stream_open_rate(
-            (cfg.stream_opens_per_second > 0).then(|| sse_hub::api::Rate {
-                burst: cfg.stream_opens_per_second.saturating_mul(4),
-                per_second: f64::from(cfg.stream_opens_per_second),
-            }),
-        )
-        .with_client_addresses(addresses);
-    if let Some(counters) = webhook_counters {
-        api = api.with_webhook_counters(counters);
-    }
-    let mut app = api.router();
-    if cfg.demo {
-        app = app.merge(api.demo_router(Default::default()));
-    }
-    let app = app.merge(ui);
-
-    let listener = bind(cfg.addr).with_context(|| format!("binding {}", cfg.addr))?;
+    let listener =
+        bind(cfg.listener.addr).with_context(|| format!("binding {}", cfg.listener.addr))?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(
@@ -211,7 +134,7 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     // Written, not `println!`: a closed stdout must not stop the hub.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "SSE hub ready: {scheme}://{local}/sse-demo");
-    if cfg.demo {
+    if cfg.demo_mode.demo {
         let warning = "demo mode is ON: anyone who reaches this port can mint tokens, \
                        admin included (POST /api/auth/demo-token). Never expose it; \
                        run without --demo and with --jwt-secret for real use.";
@@ -222,11 +145,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     drop(out);
 
     let options = sse_hub::net::ServeOptions {
-        write_stall: Duration::from_secs(cfg.write_stall_secs.max(1)),
-        header_timeout: Duration::from_secs(cfg.request_timeout_secs.max(1)),
+        write_stall: Duration::from_secs(cfg.listener.write_stall_secs.max(1)),
+        header_timeout: Duration::from_secs(cfg.listener.request_timeout_secs.max(1)),
         ..Default::default()
     };
-    let grace = Duration::from_secs(cfg.shutdown_grace_secs);
+    let grace = Duration::from_secs(cfg.listener.shutdown_grace_secs);
     let hub_for_signal = hub.clone();
     let stop = async move {
         shutdown_signal().await;

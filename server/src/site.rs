@@ -36,9 +36,9 @@ fn leptos_options(cfg: &Config, hashed: bool) -> LeptosOptions {
     let output_name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_else(|_| "sse-hub".into());
     LeptosOptions::builder()
         .output_name(output_name)
-        .site_root(cfg.site_root.to_string_lossy().to_string())
+        .site_root(cfg.listener.site_root.to_string_lossy().to_string())
         .site_pkg_dir("pkg")
-        .site_addr(cfg.addr)
+        .site_addr(cfg.listener.addr)
         .hash_files(hashed)
         .build()
 }

@@ -49,7 +49,7 @@ fn tracer_provider(cfg: &Config, endpoint: &str) -> anyhow::Result<SdkTracerProv
         .with_timeout(std::time::Duration::from_secs(10))
         .build()
         .context("--otlp-endpoint: building the OTLP exporter")?;
-    let ratio = cfg.otlp_sample_ratio.clamp(0.0, 1.0);
+    let ratio = cfg.logging.otlp_sample_ratio.clamp(0.0, 1.0);
     let mut resource = Resource::builder();
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
         resource = resource.with_service_name("sse-hub");
@@ -66,7 +66,7 @@ fn tracer_provider(cfg: &Config, endpoint: &str) -> anyhow::Result<SdkTracerProv
 /// Installs the subscriber these flags ask for.
 pub fn init(cfg: &Config) -> anyhow::Result<Telemetry> {
     let filter = cfg.log_filter()?;
-    let logs: Boxed = match cfg.log_format {
+    let logs: Boxed = match cfg.logging.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_filter(filter)
@@ -82,7 +82,12 @@ pub fn init(cfg: &Config) -> anyhow::Result<Telemetry> {
     };
     let mut layers = vec![logs];
     let mut traces = None;
-    if let Some(endpoint) = cfg.otlp_endpoint.as_deref().filter(|e| !e.is_empty()) {
+    if let Some(endpoint) = cfg
+        .logging
+        .otlp_endpoint
+        .as_deref()
+        .filter(|e| !e.is_empty())
+    {
         let provider = tracer_provider(cfg, endpoint)?;
         let tracer = provider.tracer("sse-hub");
         let only_hub_spans =

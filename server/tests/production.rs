@@ -715,3 +715,46 @@ async fn spans_arrive_at_an_otlp_receiver() {
         assert!(!has(secret), "a secret or payload was exported");
     }
 }
+
+/// The app the binary serves, built and served in-process on port 0 from
+/// the same configuration type, without spawning the binary.
+#[tokio::test]
+async fn the_app_serves_in_process_from_a_config() {
+    use clap::Parser;
+    let cfg = server::config::Config::try_parse_from([
+        "server",
+        "--jwt-secret",
+        SECRET,
+        "--history-len",
+        "5",
+    ])
+    .unwrap();
+    let served = server::app(&cfg).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let hub = served.hub.clone();
+    tokio::spawn(sse_hub::net::serve(
+        listener,
+        served.router,
+        Default::default(),
+        std::future::pending(),
+    ));
+    assert_eq!(hub.config().history_len, 5);
+    let client = reqwest::Client::new();
+    let ready = client
+        .get(format!("{base}/api/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    // No demo routes unless asked for.
+    let demo = client
+        .post(format!("{base}/api/auth/demo-token"))
+        .json(&json!({"userId": "x", "role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demo.status(), 404);
+    event_over(&client, &base, reqwest::Version::HTTP_11).await;
+    hub.shutdown();
+}

@@ -112,10 +112,10 @@ pub fn check(cfg: &Config) -> anyhow::Result<()> {
     cfg.webhook_url()?;
     cfg.client_addresses()?;
     cfg.log_filter()?;
-    if let Some(endpoint) = &cfg.otlp_endpoint {
+    if let Some(endpoint) = &cfg.logging.otlp_endpoint {
         super::otlp_traces_url(endpoint)?;
     }
-    if !(0.0..=1.0).contains(&cfg.otlp_sample_ratio) {
+    if !(0.0..=1.0).contains(&cfg.logging.otlp_sample_ratio) {
         anyhow::bail!("--otlp-sample-ratio must be from 0.0 to 1.0");
     }
     if let Some(tls) = cfg.tls_files() {

@@ -317,10 +317,10 @@ mod tests {
              single_connection_per_user = true\ndemo = true\njwt_algorithm = \"hs256\"\n",
         );
         let l = load(args(&["--config", f.0.to_str().unwrap()])).unwrap();
-        assert_eq!(l.config.history_len, 77);
-        assert_eq!(l.config.public_topics, ["news", "weather.*"]);
-        assert!(l.config.single_connection_per_user);
-        assert!(l.config.demo);
+        assert_eq!(l.config.streams.history_len, 77);
+        assert_eq!(l.config.access.public_topics, ["news", "weather.*"]);
+        assert!(l.config.limits.single_connection_per_user);
+        assert!(l.config.demo_mode.demo);
         assert_eq!(l.sources["history_len"], Source::File);
         assert_eq!(l.sources["retry_ms"], Source::Default);
     }
@@ -335,7 +335,7 @@ mod tests {
             "5",
         ]))
         .unwrap();
-        assert_eq!(l.config.history_len, 5);
+        assert_eq!(l.config.streams.history_len, 5);
         assert_eq!(l.sources["history_len"], Source::Flag);
     }
 

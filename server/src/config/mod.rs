@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
 
 /// JWT verification algorithm.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -46,14 +46,92 @@ pub struct Config {
     #[arg(long)]
     pub check_config: bool,
 
+    #[command(flatten)]
+    pub listener: ListenerFlags,
+
+    #[command(flatten)]
+    pub tokens: AuthFlags,
+
+    #[command(flatten)]
+    pub transport: BrokerFlags,
+
+    #[command(flatten)]
+    pub limits: LimitFlags,
+
+    #[command(flatten)]
+    pub streams: StreamFlags,
+
+    #[command(flatten)]
+    pub access: AccessFlags,
+
+    #[command(flatten)]
+    pub webhooks: WebhookFlags,
+
+    #[command(flatten)]
+    pub logging: LogFlags,
+
+    #[command(flatten)]
+    pub demo_mode: DemoFlags,
+}
+
+/// Where and how the hub listens.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Listener")]
+pub struct ListenerFlags {
     /// Address to listen on.
     #[arg(long, env = "HUB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
+
+    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) with it
+    /// and --tls-key. SIGHUP reloads both files.
+    #[arg(long, env = "HUB_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HUB_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 
     /// Folder with the built site (`pkg/` with the WASM, JS and CSS).
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: PathBuf,
 
+    /// Seconds a client has to send a whole request (head and body), from
+    /// the connection's start or the previous answer; slower ones are cut.
+    #[arg(long, env = "HUB_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Drop a connection whose socket has not accepted a byte for this many
+    /// seconds (a client that stopped reading).
+    #[arg(long, env = "HUB_WRITE_STALL_SECS", default_value_t = 30)]
+    pub write_stall_secs: u64,
+
+    /// Seconds to wait for streams to close on shutdown.
+    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+}
+
+/// How tokens are checked.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Tokens")]
+pub struct AuthFlags {
+    /// JWT algorithm.
+    #[arg(long, env = "HUB_JWT_ALGORITHM", value_enum, default_value = "hs256")]
+    pub jwt_algorithm: JwtAlgorithm,
+
+    /// HS256 secret (at least 16 bytes). Required unless a public key is
+    /// used; only demo mode may run without one (a random secret per run).
+    #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key file for RS256 / ES256.
+    #[arg(long, env = "HUB_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+}
+
+/// Where events travel between nodes.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Broker")]
+pub struct BrokerFlags {
     /// Where events travel between nodes: `memory` (one node, no
     /// services) or a Redis URL (`redis://127.0.0.1:6379/0`, or
     /// `rediss://` for TLS) to share events and replay history across
@@ -68,6 +146,20 @@ pub struct Config {
     #[arg(long, env = "HUB_BROKER_CONNECT_ATTEMPTS", default_value_t = 20)]
     pub broker_connect_attempts: u32,
 
+    /// Key prefix in Redis, so several hubs can share one server.
+    #[arg(long, env = "HUB_REDIS_PREFIX", default_value = "sse")]
+    pub redis_prefix: String,
+
+    /// Redis: a publish answers 200 only once this many replicas hold it
+    /// (Redis `WAIT`), else 503 `not_replicated` (retry with the same `id`).
+    /// 0: once the primary holds it.
+    #[arg(long, env = "HUB_REDIS_WAIT_REPLICAS", default_value_t = 0)]
+    pub redis_wait_replicas: u32,
+
+    /// Redis: how long a publish waits for --redis-wait-replicas.
+    #[arg(long, env = "HUB_REDIS_WAIT_TIMEOUT_MS", default_value_t = 1000)]
+    pub redis_wait_timeout_ms: u64,
+
     /// `rediss://` only: PEM file of the CA that signed the Redis server's
     /// certificate (default: the system's trust store).
     #[arg(long, env = "HUB_REDIS_CA_CERT")]
@@ -81,48 +173,12 @@ pub struct Config {
     /// `rediss://` only: PEM key of --redis-client-cert.
     #[arg(long, env = "HUB_REDIS_CLIENT_KEY", requires = "redis_client_cert")]
     pub redis_client_key: Option<PathBuf>,
+}
 
-    /// Redis: a publish answers 200 only once this many replicas hold it
-    /// (Redis `WAIT`), else 503 `not_replicated` (retry with the same `id`).
-    /// 0: once the primary holds it.
-    #[arg(long, env = "HUB_REDIS_WAIT_REPLICAS", default_value_t = 0)]
-    pub redis_wait_replicas: u32,
-
-    /// Redis: how long a publish waits for --redis-wait-replicas.
-    #[arg(long, env = "HUB_REDIS_WAIT_TIMEOUT_MS", default_value_t = 1000)]
-    pub redis_wait_timeout_ms: u64,
-
-    /// Key prefix in Redis, so several hubs can share one server.
-    #[arg(long, env = "HUB_REDIS_PREFIX", default_value = "sse")]
-    pub redis_prefix: String,
-
-    /// Demo mode (off unless asked for): mounts the demo routes, mints
-    /// tokens for anyone (admins included) at POST /api/auth/demo-token and
-    /// sends a `metrics` event every second. Never on a hub people rely on.
-    #[arg(long, env = "HUB_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
-    pub demo: bool,
-
-    /// Interval of the demo `metrics` event, in milliseconds (0: off).
-    #[arg(long, env = "HUB_DEMO_TICK_MS", default_value_t = 1000)]
-    pub demo_tick_ms: u64,
-
-    /// JWT algorithm.
-    #[arg(long, env = "HUB_JWT_ALGORITHM", value_enum, default_value = "hs256")]
-    pub jwt_algorithm: JwtAlgorithm,
-
-    /// HS256 secret (at least 16 bytes). Required unless a public key is
-    /// used; only demo mode may run without one (a random secret per run).
-    #[arg(long, env = "HUB_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-
-    /// PEM public key file for RS256 / ES256.
-    #[arg(long, env = "HUB_JWT_PUBLIC_KEY")]
-    pub jwt_public_key: Option<PathBuf>,
-
-    /// Lifetime of demo tokens, in seconds.
-    #[arg(long, env = "HUB_DEMO_TOKEN_TTL_SECS", default_value_t = 3600)]
-    pub demo_token_ttl_secs: u64,
-
+/// What one node, user, address and stream may take.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Limits")]
+pub struct LimitFlags {
     /// Most connections on this node (503 beyond).
     #[arg(long, env = "HUB_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
@@ -131,14 +187,48 @@ pub struct Config {
     #[arg(long, env = "HUB_MAX_CONNECTIONS_PER_USER", default_value_t = 10)]
     pub max_connections_per_user: usize,
 
+    /// Most streams open at once from one client address (429 with
+    /// `Retry-After` beyond; other addresses are unaffected). 0: no limit.
+    /// Generous by default, because many users can share one address
+    /// (offices, mobile carriers' NAT); it stops one host from taking
+    /// every slot of a node.
+    #[arg(long, env = "HUB_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
+    pub max_connections_per_ip: usize,
+
+    /// Proxies whose `X-Forwarded-For` is believed (comma-separated
+    /// addresses or CIDRs, e.g. `10.0.0.0/8,127.0.0.1`). Empty by default:
+    /// the socket's address is the client's.
+    #[arg(
+        long,
+        env = "HUB_TRUSTED_PROXIES",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// One connection per user: a new one closes the older ones.
     #[arg(long, env = "HUB_SINGLE_CONNECTION_PER_USER", default_value_t = false)]
     pub single_connection_per_user: bool,
+
+    /// New streams admitted per second on this node (bursts of four
+    /// times as many); a reconnect storm beyond gets 429 with
+    /// `Retry-After`, which the `use_sse` hook waits out. 0: no limit.
+    #[arg(long, env = "HUB_STREAM_OPENS_PER_SECOND", default_value_t = 5_000)]
+    pub stream_opens_per_second: u32,
 
     /// Frames queued per connection before it is dropped as too slow.
     #[arg(long, env = "HUB_CONNECTION_QUEUE", default_value_t = 1024)]
     pub connection_queue: usize,
 
+    /// Largest event payload, in bytes (413 beyond).
+    #[arg(long, env = "HUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
+    pub max_event_bytes: usize,
+}
+
+/// Heartbeats, retries and what is kept for resumes.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Streams and history")]
+pub struct StreamFlags {
     /// Heartbeat comment interval, in seconds.
     #[arg(long, env = "HUB_HEARTBEAT_SECS", default_value_t = 30)]
     pub heartbeat_secs: u64,
@@ -164,25 +254,12 @@ pub struct Config {
     /// Oldest event kept for replay, in seconds.
     #[arg(long, env = "HUB_HISTORY_MAX_AGE_SECS", default_value_t = 3600)]
     pub history_max_age_secs: u64,
+}
 
-    /// Largest event payload, in bytes (413 beyond).
-    #[arg(long, env = "HUB_MAX_EVENT_BYTES", default_value_t = 65_536)]
-    pub max_event_bytes: usize,
-
-    /// Drop a connection whose socket has not accepted a byte for this many
-    /// seconds (a client that stopped reading).
-    #[arg(long, env = "HUB_WRITE_STALL_SECS", default_value_t = 30)]
-    pub write_stall_secs: u64,
-
-    /// Seconds a client has to send a whole request (head and body), from
-    /// the connection's start or the previous answer; slower ones are cut.
-    #[arg(long, env = "HUB_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
-    pub request_timeout_secs: u64,
-
-    /// Seconds to wait for streams to close on shutdown.
-    #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
-    pub shutdown_grace_secs: u64,
-
+/// Topics, presence and the subscribe webhook.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Who may hear what")]
+pub struct AccessFlags {
     /// Topics any signed-in user may subscribe to without a grant in their
     /// token: comma-separated patterns (`news`, `orders.*`, `*`). Empty by
     /// default: then only tokens with a `topics.subscribe` grant (and
@@ -195,17 +272,6 @@ pub struct Config {
     )]
     pub public_topics: Vec<String>,
 
-    /// Metadata keys only a token's `meta` claim may set; a stream asking
-    /// for one in its query string gets 400 `trusted_metadata`.
-    /// Replaces the default list.
-    #[arg(
-        long,
-        env = "HUB_TRUSTED_METADATA_KEYS",
-        default_value = "userId,user,role,tenant",
-        value_delimiter = ','
-    )]
-    pub trusted_metadata_keys: Vec<String>,
-
     /// Topics with presence (comma-separated patterns): who is there
     /// (`GET /api/sse/presence`) and `presence.join` / `presence.leave`
     /// events to their subscribers. Empty by default.
@@ -217,6 +283,17 @@ pub struct Config {
     )]
     pub presence_topics: Vec<String>,
 
+    /// Metadata keys only a token's `meta` claim may set; a stream asking
+    /// for one in its query string gets 400 `trusted_metadata`.
+    /// Replaces the default list.
+    #[arg(
+        long,
+        env = "HUB_TRUSTED_METADATA_KEYS",
+        default_value = "userId,user,role,tenant",
+        value_delimiter = ','
+    )]
+    pub trusted_metadata_keys: Vec<String>,
+
     /// Ask this URL about topics no grant covers: the hub POSTs
     /// `{userId, topics}`; 2xx allows, 403 (or no answer in time) refuses.
     #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK")]
@@ -225,7 +302,12 @@ pub struct Config {
     /// How long the subscribe webhook may take, in milliseconds.
     #[arg(long, env = "HUB_SUBSCRIBE_WEBHOOK_TIMEOUT_MS", default_value_t = 2000)]
     pub subscribe_webhook_timeout_ms: u64,
+}
 
+/// The signed lifecycle webhook.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Lifecycle webhook")]
+pub struct WebhookFlags {
     /// POST lifecycle events (connected, disconnected, subscribed,
     /// unsubscribed) in signed batches to this URL.
     #[arg(long, env = "HUB_WEBHOOK_URL", requires = "webhook_secret")]
@@ -239,41 +321,12 @@ pub struct Config {
     /// beyond, they are dropped and counted in /metrics.
     #[arg(long, env = "HUB_WEBHOOK_QUEUE", default_value_t = 10_000)]
     pub webhook_queue: usize,
+}
 
-    /// New streams admitted per second on this node (bursts of four
-    /// times as many); a reconnect storm beyond gets 429 with
-    /// `Retry-After`, which the `use_sse` hook waits out. 0: no limit.
-    #[arg(long, env = "HUB_STREAM_OPENS_PER_SECOND", default_value_t = 5_000)]
-    pub stream_opens_per_second: u32,
-
-    /// Most streams open at once from one client address (429 with
-    /// `Retry-After` beyond; other addresses are unaffected). 0: no limit.
-    /// Generous by default, because many users can share one address
-    /// (offices, mobile carriers' NAT); it stops one host from taking
-    /// every slot of a node.
-    #[arg(long, env = "HUB_MAX_CONNECTIONS_PER_IP", default_value_t = 1_000)]
-    pub max_connections_per_ip: usize,
-
-    /// Proxies whose `X-Forwarded-For` is believed (comma-separated
-    /// addresses or CIDRs, e.g. `10.0.0.0/8,127.0.0.1`). Empty by default:
-    /// the socket's address is the client's.
-    #[arg(
-        long,
-        env = "HUB_TRUSTED_PROXIES",
-        default_value = "",
-        value_delimiter = ','
-    )]
-    pub trusted_proxies: Vec<String>,
-
-    /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) with it
-    /// and --tls-key. SIGHUP reloads both files.
-    #[arg(long, env = "HUB_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// PEM private key of --tls-cert.
-    #[arg(long, env = "HUB_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
+/// Logs and traces.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Logs and traces")]
+pub struct LogFlags {
     /// Log filter (tracing's EnvFilter syntax, e.g. `info,sse_hub=debug`).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     pub log: String,
@@ -293,16 +346,35 @@ pub struct Config {
     pub otlp_sample_ratio: f64,
 }
 
+/// Demo mode (never on a hub people rely on).
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Demo")]
+pub struct DemoFlags {
+    /// Demo mode (off unless asked for): mounts the demo routes, mints
+    /// tokens for anyone (admins included) at POST /api/auth/demo-token and
+    /// sends a `metrics` event every second. Never on a hub people rely on.
+    #[arg(long, env = "HUB_DEMO", default_value_t = false, action = clap::ArgAction::Set)]
+    pub demo: bool,
+
+    /// Interval of the demo `metrics` event, in milliseconds (0: off).
+    #[arg(long, env = "HUB_DEMO_TICK_MS", default_value_t = 1000)]
+    pub demo_tick_ms: u64,
+
+    /// Lifetime of demo tokens, in seconds.
+    #[arg(long, env = "HUB_DEMO_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub demo_token_ttl_secs: u64,
+}
+
 impl Config {
     /// How tokens are checked.
     pub fn auth(&self) -> anyhow::Result<sse_hub::Auth> {
         use anyhow::Context;
         use sse_hub::Auth;
-        let auth = match self.jwt_algorithm {
-            JwtAlgorithm::Hs256 => match &self.jwt_secret {
+        let auth = match self.tokens.jwt_algorithm {
+            JwtAlgorithm::Hs256 => match &self.tokens.jwt_secret {
                 Some(s) if s.len() >= 16 => Auth::hs256(s.as_bytes()),
                 Some(_) => anyhow::bail!("--jwt-secret must be at least 16 bytes"),
-                None if self.demo => {
+                None if self.demo_mode.demo => {
                     tracing::warn!("no --jwt-secret: demo mode uses a random secret for this run");
                     let secret: [u8; 32] = rand::random();
                     Auth::hs256(&secret)
@@ -315,6 +387,7 @@ impl Config {
             },
             alg => {
                 let path = self
+                    .tokens
                     .jwt_public_key
                     .as_ref()
                     .context("--jwt-public-key is required for rs256/es256")?;
@@ -327,12 +400,16 @@ impl Config {
                 }
             }
         };
-        Ok(auth.with_demo_tokens(self.demo, Duration::from_secs(self.demo_token_ttl_secs)))
+        Ok(auth.with_demo_tokens(
+            self.demo_mode.demo,
+            Duration::from_secs(self.demo_mode.demo_token_ttl_secs),
+        ))
     }
 
     /// The lifecycle webhook's URL, checked, if one is set.
     pub fn webhook_url(&self) -> anyhow::Result<Option<&str>> {
-        self.webhook_url
+        self.webhooks
+            .webhook_url
             .as_deref()
             .map(|u| http_url("--webhook-url", u))
             .transpose()
@@ -347,11 +424,11 @@ impl Config {
             std::sync::Arc<sse_hub::lifecycle::WebhookCounters>,
         )>,
     > {
-        let (Some(url), Some(secret)) = (self.webhook_url()?, &self.webhook_secret) else {
+        let (Some(url), Some(secret)) = (self.webhook_url()?, &self.webhooks.webhook_secret) else {
             return Ok(None);
         };
         let options = sse_hub::lifecycle::WebhookOptions {
-            queue: self.webhook_queue.max(1),
+            queue: self.webhooks.webhook_queue.max(1),
             ..Default::default()
         };
         let (w, counters) = sse_hub::lifecycle::LifecycleWebhook::start(
@@ -367,43 +444,52 @@ impl Config {
     /// Which address a stream counts against, and how many each may hold.
     pub fn client_addresses(&self) -> anyhow::Result<sse_hub::api::ClientAddresses> {
         let proxies: Vec<&str> = self
+            .limits
             .trusted_proxies
             .iter()
             .map(|s| s.trim())
             .filter(|s| !s.is_empty())
             .collect();
-        sse_hub::api::ClientAddresses::new(&proxies, self.max_connections_per_ip)
+        sse_hub::api::ClientAddresses::new(&proxies, self.limits.max_connections_per_ip)
             .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))
     }
 
     /// The log filter; a filter that does not parse is an error, never a
     /// silent `info`.
     pub fn log_filter(&self) -> anyhow::Result<tracing_subscriber::EnvFilter> {
-        tracing_subscriber::EnvFilter::try_new(&self.log)
-            .map_err(|e| anyhow::anyhow!("--log / RUST_LOG {:?}: {e}", self.log))
+        tracing_subscriber::EnvFilter::try_new(&self.logging.log)
+            .map_err(|e| anyhow::anyhow!("--log / RUST_LOG {:?}: {e}", self.logging.log))
     }
 
     /// The certificate and key files, when HTTPS is asked for.
     pub fn tls_files(&self) -> Option<(PathBuf, PathBuf)> {
-        Some((self.tls_cert.clone()?, self.tls_key.clone()?))
+        Some((
+            self.listener.tls_cert.clone()?,
+            self.listener.tls_key.clone()?,
+        ))
     }
 
     /// The broker these flags name.
     pub fn broker_config(&self) -> anyhow::Result<sse_hub::BrokerConfig> {
-        let tls_files = self.redis_ca_cert.is_some() || self.redis_client_cert.is_some();
-        if self.broker == "memory" {
+        let tls_files =
+            self.transport.redis_ca_cert.is_some() || self.transport.redis_client_cert.is_some();
+        if self.transport.broker == "memory" {
             if tls_files {
                 anyhow::bail!("--redis-ca-cert and --redis-client-cert need a rediss:// --broker");
             }
             return Ok(sse_hub::BrokerConfig::Memory);
         }
-        let scheme = self.broker.split_once("://").map_or("", |(s, _)| s);
+        let scheme = self
+            .transport
+            .broker
+            .split_once("://")
+            .map_or("", |(s, _)| s);
         let tls = scheme.starts_with("rediss");
         if !["redis", "rediss", "redis+sentinel", "rediss+sentinel"].contains(&scheme) {
             anyhow::bail!(
                 "--broker must be `memory` or a redis://, rediss://, redis+sentinel:// or \
                  rediss+sentinel:// URL, not {:?}",
-                sse_hub::broker::redis::redact(&self.broker)
+                sse_hub::broker::redis::redact(&self.transport.broker)
             );
         }
         if tls_files && !tls {
@@ -412,12 +498,20 @@ impl Config {
         let read = |p: &PathBuf| {
             std::fs::read(p).map_err(|e| anyhow::anyhow!("reading {}: {e}", p.display()))
         };
-        let mut o = sse_hub::broker::RedisOptions::new(&self.broker);
-        o.prefix = self.redis_prefix.clone();
-        o.wait_replicas = self.redis_wait_replicas;
-        o.wait_timeout = Duration::from_millis(self.redis_wait_timeout_ms.max(1));
-        o.tls_ca_cert = self.redis_ca_cert.as_ref().map(read).transpose()?;
-        if let (Some(cert), Some(key)) = (&self.redis_client_cert, &self.redis_client_key) {
+        let mut o = sse_hub::broker::RedisOptions::new(&self.transport.broker);
+        o.prefix = self.transport.redis_prefix.clone();
+        o.wait_replicas = self.transport.redis_wait_replicas;
+        o.wait_timeout = Duration::from_millis(self.transport.redis_wait_timeout_ms.max(1));
+        o.tls_ca_cert = self
+            .transport
+            .redis_ca_cert
+            .as_ref()
+            .map(read)
+            .transpose()?;
+        if let (Some(cert), Some(key)) = (
+            &self.transport.redis_client_cert,
+            &self.transport.redis_client_key,
+        ) {
             o.tls_client = Some((read(cert)?, read(key)?));
         }
         Ok(sse_hub::BrokerConfig::Redis(o))
@@ -425,22 +519,23 @@ impl Config {
 
     /// The hub's settings from these flags.
     pub fn hub_config(&self) -> anyhow::Result<sse_hub::HubConfig> {
-        let presence_topics = patterns("--presence-topics", &self.presence_topics)?;
+        let presence_topics = patterns("--presence-topics", &self.access.presence_topics)?;
         Ok(sse_hub::HubConfig {
             presence_topics,
-            max_connections: self.max_connections,
-            max_connections_per_user: self.max_connections_per_user,
-            single_connection_per_user: self.single_connection_per_user,
-            connection_queue: self.connection_queue,
-            heartbeat_interval: Duration::from_secs(self.heartbeat_secs.max(1)),
-            idle_timeout: (self.idle_timeout_secs > 0)
-                .then(|| Duration::from_secs(self.idle_timeout_secs)),
-            retry_ms: self.retry_ms,
-            history_len: self.history_len,
-            history_max_channels: self.history_max_channels.max(1),
-            history_max_age: Duration::from_secs(self.history_max_age_secs),
-            max_event_bytes: self.max_event_bytes,
+            max_connections: self.limits.max_connections,
+            max_connections_per_user: self.limits.max_connections_per_user,
+            single_connection_per_user: self.limits.single_connection_per_user,
+            connection_queue: self.limits.connection_queue,
+            heartbeat_interval: Duration::from_secs(self.streams.heartbeat_secs.max(1)),
+            idle_timeout: (self.streams.idle_timeout_secs > 0)
+                .then(|| Duration::from_secs(self.streams.idle_timeout_secs)),
+            retry_ms: self.streams.retry_ms,
+            history_len: self.streams.history_len,
+            history_max_channels: self.streams.history_max_channels.max(1),
+            history_max_age: Duration::from_secs(self.streams.history_max_age_secs),
+            max_event_bytes: self.limits.max_event_bytes,
             trusted_metadata_keys: self
+                .access
                 .trusted_metadata_keys
                 .iter()
                 .map(|k| k.trim().to_string())
@@ -452,9 +547,9 @@ impl Config {
 
     /// Who may subscribe and publish to which topics, from these flags.
     pub fn topic_policy(&self) -> anyhow::Result<Box<dyn sse_hub::TopicAuthorizer>> {
-        let public = patterns("--public-topics", &self.public_topics)?;
+        let public = patterns("--public-topics", &self.access.public_topics)?;
         let claims = sse_hub::ClaimsPolicy::new().with_public_topics(public);
-        Ok(match &self.subscribe_webhook {
+        Ok(match &self.access.subscribe_webhook {
             None => Box::new(claims),
             Some(url) => {
                 let url = http_url("--subscribe-webhook", url)?;
@@ -462,7 +557,7 @@ impl Config {
                     sse_hub::WebhookPolicy::new(
                         claims,
                         url,
-                        Duration::from_millis(self.subscribe_webhook_timeout_ms.max(1)),
+                        Duration::from_millis(self.access.subscribe_webhook_timeout_ms.max(1)),
                     )
                     .map_err(|e| anyhow::anyhow!("--subscribe-webhook: the HTTP client: {e}"))?,
                 )
