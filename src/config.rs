@@ -2,6 +2,7 @@
 //! thousand browsers. The server binary maps its CLI flags and environment
 //! variables onto this struct; library users fill it in directly.
 
+use crate::broker::Timing;
 use std::time::Duration;
 
 /// Settings of a [`crate::Hub`].
@@ -48,6 +49,9 @@ pub struct HubConfig {
     /// Topics with presence: who is there (`Hub::presence`), and
     /// `presence.join` / `presence.leave` events to their subscribers.
     pub presence_topics: Vec<crate::access::TopicPattern>,
+    /// How often nodes report and how long their reports last, checked
+    /// by [`Timing::check`] when the hub is built and handed to its broker.
+    pub timing: Timing,
 }
 
 /// The default [`HubConfig::trusted_metadata_keys`].
@@ -76,6 +80,7 @@ impl Default for HubConfig {
                 .map(|k| k.to_string())
                 .collect(),
             presence_topics: Vec::new(),
+            timing: Timing::default(),
         }
     }
 }

@@ -195,3 +195,25 @@ fn data_that_does_not_serialize_is_refused() {
         "{made:?}"
     );
 }
+
+/// A hub whose report, expiry and read periods disagree does not start.
+#[tokio::test]
+async fn a_hub_with_timing_that_disagrees_does_not_start() {
+    let timing = sse_hub::broker::Timing {
+        alive_for: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let built = Hub::builder(HubConfig {
+        timing,
+        ..HubConfig::default()
+    })
+    .build()
+    .await;
+    match built {
+        Err(sse_hub::HubError::Invalid { kind, reason }) => {
+            assert_eq!(kind, "timing");
+            assert!(reason.contains("alive_for"), "{reason}");
+        }
+        other => panic!("started: {:?}", other.map(|_| ())),
+    }
+}

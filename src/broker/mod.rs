@@ -24,6 +24,7 @@ mod contract;
 mod history;
 pub mod memory;
 pub mod redis;
+mod timing;
 
 pub use self::contract::{
     Accepted, Broker, BrokerCounters, BrokerFuture, Channel, EventSink, HistoryLimits, Presence,
@@ -31,6 +32,7 @@ pub use self::contract::{
 };
 pub use self::memory::MemoryBroker;
 pub use self::redis::{RedisBroker, RedisOptions};
+pub use self::timing::Timing;
 
 /// Which broker a hub uses (see [`crate::hub::HubBuilder::broker`]).
 #[derive(Clone, Debug, Default)]

@@ -111,6 +111,7 @@ impl HubBuilder {
     /// this node's reader) and, inside a tokio runtime, the hub's
     /// background work. With the memory broker this never waits.
     pub async fn build(self) -> Result<Hub, HubError> {
+        self.config.timing.check()?;
         let limits = HistoryLimits {
             len: self.config.history_len,
             max_age: self.config.history_max_age,
@@ -120,7 +121,7 @@ impl HubBuilder {
             Engine::Ready(b) => b,
             Engine::Config(BrokerConfig::Memory) => Arc::new(MemoryBroker::new(limits)),
             Engine::Config(BrokerConfig::Redis(options)) => {
-                Arc::new(RedisBroker::new(&options, limits)?)
+                Arc::new(RedisBroker::new(&options, limits)?.with_timing(self.config.timing))
             }
         };
         let head = broker.head().await?;

@@ -18,9 +18,6 @@ use super::counters::Counters;
 use crate::event::unix_ms;
 use crate::wire;
 
-/// How often the node tells the broker its numbers (seconds).
-const REPORT_EVERY: u64 = 2;
-
 /// How often the node sends all its presence counts, not only changes.
 const PRESENCE_RESYNC_EVERY: u64 = 30;
 
@@ -72,7 +69,7 @@ impl Hub {
                         ticks += 1;
                         // Awaited here, so a slow broker delays the next
                         // tick instead of piling up calls.
-                        let report = ticks.is_multiple_of(REPORT_EVERY);
+                        let report = ticks.is_multiple_of(hub.inner.config.timing.report_ticks());
                         hub.broker_upkeep(report).await;
                         hub.presence_tick(ticks.is_multiple_of(PRESENCE_RESYNC_EVERY)).await;
                         if report {

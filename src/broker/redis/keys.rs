@@ -1,21 +1,9 @@
-//! The names this broker gives its keys, the timing nodes must agree on,
-//! and the newest id a node has seen: what the broker's parts share.
-
-use std::time::Duration;
+//! The names this broker gives its keys and the newest id a node has seen:
+//! what the broker's parts share (the timing they agree on is
+//! [`crate::broker::Timing`]).
 
 use crate::broker::contract::Channel;
 use crate::event::EventId;
-
-/// The timing the nodes and Redis must agree on.
-pub(crate) struct Timing;
-
-impl Timing {
-    /// A node counts as alive (for presence) this long after its last
-    /// report; reports come every two seconds, so three may be missed.
-    pub(crate) const ALIVE: Duration = Duration::from_secs(6);
-    /// A node's report stays in the cluster view this long.
-    pub(crate) const REPORT_TTL: Duration = Duration::from_secs(6);
-}
 
 /// The keys this broker uses, under its prefix.
 pub(crate) struct Keys {

@@ -59,6 +59,7 @@ use super::contract::{
     Accepted, Broker, BrokerCounters, BrokerFuture, Channel, EventSink, HistoryLimits, Presence,
     PresenceCount, PresenceEdge, Replay,
 };
+use super::timing::Timing;
 use crate::error::HubError;
 use crate::event::{Event, EventId, NewEvent, Topic};
 
@@ -74,6 +75,8 @@ pub struct RedisBroker {
     publisher: Publisher,
     /// When the stream was last trimmed by age (unix ms).
     trimmed_ms: AtomicU64,
+    /// Report and alive TTLs, the reader's block, the delivery lag.
+    timing: Timing,
 }
 
 impl std::fmt::Debug for RedisBroker {
@@ -103,7 +106,15 @@ impl RedisBroker {
             limits,
             seen,
             trimmed_ms: AtomicU64::new(crate::event::unix_ms()),
+            timing: Timing::default(),
         })
+    }
+
+    /// Uses `timing` (the hub hands its own, checked, to the broker it
+    /// builds) instead of [`Timing::default`].
+    pub fn with_timing(mut self, timing: Timing) -> Self {
+        self.timing = timing;
+        self
     }
 
     /// Publishes through the batching publisher (`publish.lua`; the last
@@ -193,6 +204,7 @@ impl Broker for RedisBroker {
             after,
             conn: None,
             generation: 0,
+            block: self.timing.reader_block,
         };
         tokio::spawn(reader::tail(reader, sink, stop));
         tokio::spawn(warn_unless_noeviction(self.link.clone()));
@@ -261,7 +273,7 @@ impl Broker for RedisBroker {
 
     /// Each node's reader is at most a blocked `XREAD` behind.
     fn delivery_lag(&self) -> Duration {
-        Duration::from_secs(2)
+        self.timing.delivery_lag
     }
 
     fn maintain(&self, now_ms: u64) -> BrokerFuture<'_, ()> {

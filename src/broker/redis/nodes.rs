@@ -2,7 +2,6 @@
 
 use redis::Value;
 
-use super::keys::Timing;
 use super::RedisBroker;
 use crate::error::HubError;
 
@@ -16,7 +15,7 @@ impl RedisBroker {
             .arg(format!("{p}:node:{node}"))
             .arg(json)
             .arg("PX")
-            .arg(Timing::REPORT_TTL.as_millis() as u64)
+            .arg(self.timing.report_ttl.as_millis() as u64)
             .ignore();
         pipe.cmd("SADD")
             .arg(format!("{p}:nodes"))
@@ -26,7 +25,7 @@ impl RedisBroker {
             .arg(format!("{p}:alive:{node}"))
             .arg("1")
             .arg("PX")
-            .arg(Timing::ALIVE.as_millis() as u64)
+            .arg(self.timing.alive_for.as_millis() as u64)
             .ignore();
         self.link
             .run("reporting this node", |mut c| {

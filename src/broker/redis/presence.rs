@@ -4,7 +4,6 @@ use crate::broker::contract::{Presence, PresenceCount, PresenceEdge};
 use crate::error::HubError;
 use crate::event::{Topic, UserId};
 
-use super::keys::Timing;
 use super::link::unreadable;
 use super::scripts::SCRIPTS;
 use super::RedisBroker;
@@ -25,7 +24,7 @@ impl RedisBroker {
         invocation
             .arg(p)
             .arg(node)
-            .arg(Timing::ALIVE.as_millis() as u64);
+            .arg(self.timing.alive_for.as_millis() as u64);
         for c in changes {
             invocation
                 .key(format!("{p}:presc:{}\n{}", c.topic, c.user))

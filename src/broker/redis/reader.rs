@@ -27,10 +27,6 @@ use crate::broker::contract::EventSink;
 use crate::error::HubError;
 use crate::event::EventId;
 
-/// How long one `XREAD` blocks (its connection's answers may take this
-/// and two seconds more).
-pub(super) const BLOCK: Duration = Duration::from_millis(1000);
-
 /// Entries read at most per `XREAD`.
 const COUNT: usize = 512;
 
@@ -43,6 +39,8 @@ pub(super) struct Reader {
     pub(super) conn: Option<MultiplexedConnection>,
     /// The link's generation when `conn` was made (see `Link::generation`).
     pub(super) generation: u64,
+    /// How long one `XREAD` blocks ([`crate::broker::Timing::reader_block`]).
+    pub(super) block: Duration,
 }
 
 /// Hands every entry of the stream to `sink`, retrying with backoff (from
@@ -85,7 +83,10 @@ impl Reader {
         }
         if self.conn.is_none() {
             self.generation = self.link.generation();
-            let mut c = self.link.connect(BLOCK + Duration::from_secs(2)).await?;
+            let mut c = self
+                .link
+                .connect(self.block + Duration::from_secs(2))
+                .await?;
             self.sync(&mut c).await?;
             self.conn = Some(c);
         }
@@ -94,7 +95,7 @@ impl Reader {
             .arg("COUNT")
             .arg(COUNT)
             .arg("BLOCK")
-            .arg(BLOCK.as_millis() as u64)
+            .arg(self.block.as_millis() as u64)
             .arg("STREAMS")
             .arg(&self.keys.stream)
             .arg(self.after.to_string())
