@@ -107,7 +107,7 @@ fn publish_ready(hub: &Hub, name: EventName, data: String, target: Target) -> ss
         data,
         target,
         audience: None,
-        dedup_key: None,
+        idempotency_key: None,
     });
     futures_util::FutureExt::now_or_never(publish)
         .expect("the memory broker publishes without waiting")

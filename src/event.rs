@@ -253,7 +253,7 @@ pub struct NewEvent {
     /// Publisher-chosen idempotency key: publishing the same key again while
     /// the first event is still in history returns the first id and
     /// delivers nothing.
-    pub dedup_key: Option<String>,
+    pub idempotency_key: Option<String>,
 }
 
 impl NewEvent {
@@ -269,7 +269,7 @@ impl NewEvent {
             data,
             target,
             audience: None,
-            dedup_key: None,
+            idempotency_key: None,
         })
     }
 }
@@ -289,8 +289,8 @@ pub struct Event {
     pub frame: Bytes,
     /// Publish time, unix milliseconds.
     pub published_ms: u64,
-    /// See [`NewEvent::dedup_key`].
-    pub dedup_key: Option<String>,
+    /// See [`NewEvent::idempotency_key`].
+    pub idempotency_key: Option<String>,
 }
 
 /// Milliseconds since the unix epoch.

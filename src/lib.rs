@@ -41,12 +41,12 @@ pub mod broker;
 pub mod config;
 pub mod error;
 pub mod event;
-pub mod helpers;
 pub mod hub;
-pub mod lifecycle;
+pub mod lifecycle_webhook;
 pub mod metrics;
 pub mod net;
 pub mod pattern;
+pub mod typed_events;
 pub mod wire;
 
 pub use access::{ClaimsPolicy, TopicAuthorizer, TopicPattern, WebhookPolicy};
@@ -56,10 +56,10 @@ pub use broker::{Broker, BrokerConfig};
 pub use config::HubConfig;
 pub use error::HubError;
 pub use event::{ConnectionId, Event, EventId, EventName, NewEvent, Target, Topic, UserId};
-pub use helpers::{ChangeAction, Level};
 pub use hub::{
     ClusterStats, ConnectRequest, Connections, Cut, EventStream, Hub, HubBuilder, HubStats,
     Published, TopicChange,
 };
 /// The vocabulary shared with browsers (event types), re-exported.
 pub use sse_protocol as protocol;
+pub use typed_events::{ChangeAction, Level};

@@ -16,7 +16,7 @@ use dashmap::DashMap;
 use http::Method;
 
 use crate::hub::Hub;
-use crate::lifecycle::WebhookCounters;
+use crate::lifecycle_webhook::WebhookCounters;
 
 const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,

@@ -20,7 +20,7 @@ pub fn published(id: EventId, new: NewEvent, published_ms: u64) -> Event {
         target: new.target,
         audience: new.audience,
         published_ms,
-        dedup_key: new.dedup_key,
+        idempotency_key: new.idempotency_key,
     }
 }
 

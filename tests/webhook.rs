@@ -13,7 +13,7 @@ use common::*;
 use hmac::{Hmac, Mac};
 use parking_lot::Mutex;
 use serde_json::{json, Value};
-use sse_hub::lifecycle::{LifecycleWebhook, WebhookOptions};
+use sse_hub::lifecycle_webhook::{LifecycleWebhook, WebhookOptions};
 use sse_hub::{Api, Hub, HubConfig, Role};
 
 const SECRET: &[u8] = b"webhook-secret";

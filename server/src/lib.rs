@@ -81,7 +81,7 @@ fn spawn_demo_ticker(hub: Hub, every: Duration) {
 /// to us) is retried for a while before giving up.
 async fn start_hub(
     cfg: &Config,
-    webhook: Option<Arc<sse_hub::lifecycle::LifecycleWebhook>>,
+    webhook: Option<Arc<sse_hub::lifecycle_webhook::LifecycleWebhook>>,
 ) -> anyhow::Result<Hub> {
     let broker = cfg.broker_config()?;
     let mut attempt = 0;

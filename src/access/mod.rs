@@ -4,8 +4,8 @@
 //! Plain Rust and HTTP-client code; nothing here serves requests.
 
 pub mod policy;
-pub mod webhook;
+pub mod subscribe_webhook;
 
 pub use self::policy::{ClaimsPolicy, TopicAuthorizer, Verdict};
-pub use self::webhook::WebhookPolicy;
+pub use self::subscribe_webhook::WebhookPolicy;
 pub use crate::pattern::{self, Grants, TopicPattern};

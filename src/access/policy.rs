@@ -3,7 +3,7 @@
 //! admins).
 //!
 //! Async, so an embedder's policy can ask a database or a service (as
-//! [`super::webhook::WebhookPolicy`] asks an HTTP endpoint); the hub calls
+//! [`super::subscribe_webhook::WebhookPolicy`] asks an HTTP endpoint); the hub calls
 //! it before a stream opens with topics, before topics are added to open
 //! connections, and before an authenticated caller publishes to a topic.
 

@@ -24,8 +24,8 @@ use super::rate::{Rate, RateLimiter};
 use super::state::Api;
 use crate::auth::{Auth, Principal, Role, TopicGrants};
 use crate::event::{unix_ms, UserId};
-use crate::helpers::{ChangeAction, Level};
 use crate::hub::Hub;
+use crate::typed_events::{ChangeAction, Level};
 
 const MAX_MESSAGE: usize = 1000;
 

@@ -30,6 +30,7 @@ mod publish;
 mod rate;
 mod state;
 mod stream_route;
+mod topics;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -65,8 +66,8 @@ impl Api {
         let body_limit = self.hub.config().max_event_bytes + 16 * 1024;
         let routes = Router::new()
             .route("/api/sse/stream", get(stream_route::stream))
-            .route("/api/sse/subscribe", post(publish::subscribe))
-            .route("/api/sse/unsubscribe", post(publish::unsubscribe))
+            .route("/api/sse/subscribe", post(topics::subscribe))
+            .route("/api/sse/unsubscribe", post(topics::unsubscribe))
             .route("/api/sse/publish", post(publish::publish))
             .route("/api/sse/history", get(history::history))
             .route("/api/sse/presence", get(presence::presence))

@@ -1,16 +1,15 @@
-//! Publishing and runtime topic changes.
+//! `POST /api/sse/publish`.
 
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value};
-use sse_protocol::TopicsRequest;
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::auth::Principal;
-use crate::event::{ConnectionId, EventName, NewEvent, Target, Topic};
-use crate::hub::{Connections, Hub, Published, TopicChange};
+use crate::event::{EventName, NewEvent, Target};
+use crate::hub::{Hub, Published};
 
 /// Body of `POST /api/sse/publish`.
 #[derive(Debug, Deserialize)]
@@ -40,53 +39,6 @@ pub async fn publish(
         ));
     }
     let mut ev = NewEvent::json(body.event, &body.data, body.target)?;
-    ev.dedup_key = body.id;
+    ev.idempotency_key = body.id;
     Ok(Json(hub.publish_as(&who, ev).await?))
-}
-
-async fn change(
-    hub: Hub,
-    who: Principal,
-    body: TopicsRequest,
-    change: TopicChange,
-) -> Result<Json<Value>, ApiError> {
-    // The count first: validating a list over the bound is wasted work.
-    if body.topics.is_empty() {
-        return Err(ApiError::BadRequest(
-            "`topics` must name at least one topic".into(),
-        ));
-    }
-    if body.topics.len() > hub.config().max_topics_per_connection {
-        return Err(crate::HubError::TooManyTopics(hub.config().max_topics_per_connection).into());
-    }
-    let topics = body
-        .topics
-        .iter()
-        .map(Topic::new)
-        .collect::<Result<Vec<_>, _>>()?;
-    let connection_id = body.connection_id.map(ConnectionId::new).transpose()?;
-    let which = match &connection_id {
-        Some(id) => Connections::One(id),
-        None => Connections::All,
-    };
-    let changed = hub.set_topics(&who, which, &topics, change).await?;
-    Ok(Json(json!({ "connections": changed, "topics": topics })))
-}
-
-/// `POST /api/sse/subscribe`.
-pub async fn subscribe(
-    State(hub): State<Hub>,
-    who: Principal,
-    ApiJson(body): ApiJson<TopicsRequest>,
-) -> Result<Json<Value>, ApiError> {
-    change(hub, who, body, TopicChange::Subscribe).await
-}
-
-/// `POST /api/sse/unsubscribe`.
-pub async fn unsubscribe(
-    State(hub): State<Hub>,
-    who: Principal,
-    ApiJson(body): ApiJson<TopicsRequest>,
-) -> Result<Json<Value>, ApiError> {
-    change(hub, who, body, TopicChange::Unsubscribe).await
 }

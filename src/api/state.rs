@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 
 use crate::auth::Auth;
 use crate::hub::Hub;
-use crate::lifecycle::WebhookCounters;
+use crate::lifecycle_webhook::WebhookCounters;
 
 use super::client_addr::ClientAddresses;
 use super::rate::{Rate, RateLimiter};

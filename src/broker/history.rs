@@ -60,7 +60,7 @@ impl History {
         if channels.is_empty() {
             return;
         }
-        if let Some(k) = &event.dedup_key {
+        if let Some(k) = &event.idempotency_key {
             self.by_key.insert(k.clone(), event.id);
         }
         let floor = self.floor;
@@ -205,7 +205,7 @@ impl History {
 }
 
 fn forget_key(by_key: &mut HashMap<String, EventId>, old: &Event) {
-    if let Some(k) = &old.dedup_key {
+    if let Some(k) = &old.idempotency_key {
         if by_key.get(k) == Some(&old.id) {
             by_key.remove(k);
         }
@@ -226,7 +226,7 @@ mod tests {
             audience: None,
             frame: Bytes::new(),
             published_ms: at,
-            dedup_key: Some(format!("k{seq}")),
+            idempotency_key: Some(format!("k{seq}")),
         })
     }
 

@@ -66,7 +66,7 @@ impl MemoryBroker {
         })?;
         let mut state = self.state.lock();
         if let Some(id) = new
-            .dedup_key
+            .idempotency_key
             .as_deref()
             .and_then(|k| state.history.find_key(k))
         {

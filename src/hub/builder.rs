@@ -101,7 +101,7 @@ impl HubBuilder {
     }
 
     /// Tells `observer` about every connect, disconnect and topic change
-    /// (for example a [`crate::lifecycle::LifecycleWebhook`]).
+    /// (for example a [`crate::lifecycle_webhook::LifecycleWebhook`]).
     pub fn lifecycle(mut self, observer: impl LifecycleObserver) -> Self {
         self.lifecycle = Some(Box::new(observer));
         self

@@ -1,5 +1,5 @@
 //! Lifecycle events: connected, disconnected, subscribed, unsubscribed,
-//! handed to an observer (such as [`crate::lifecycle::LifecycleWebhook`]).
+//! handed to an observer (such as [`crate::lifecycle_webhook::LifecycleWebhook`]).
 //!
 //! The hub only calls [`LifecycleObserver::observe`], which must not wait:
 //! an observer queues and returns. What it refuses is counted

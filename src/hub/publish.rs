@@ -137,7 +137,7 @@ impl Hub {
                 limit,
             });
         }
-        if let Some(k) = &new.dedup_key {
+        if let Some(k) = &new.idempotency_key {
             if k.is_empty() || k.len() > 256 || k.chars().any(char::is_control) {
                 return Err(HubError::invalid(
                     "id",

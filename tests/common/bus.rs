@@ -84,14 +84,14 @@ impl Broker for Bus {
         }
         let mut events = self.0.events.lock();
         let mut keys = self.0.keys.lock();
-        if let Some(id) = new.dedup_key.as_ref().and_then(|k| keys.get(k)) {
+        if let Some(id) = new.idempotency_key.as_ref().and_then(|k| keys.get(k)) {
             return Box::pin(std::future::ready(Ok(Accepted {
                 id: *id,
                 duplicate: true,
             })));
         }
         let id = EventId::new(1, events.len() as u64 + 1);
-        if let Some(k) = &new.dedup_key {
+        if let Some(k) = &new.idempotency_key {
             keys.insert(k.clone(), id);
         }
         drop(keys);

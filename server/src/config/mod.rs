@@ -420,18 +420,18 @@ impl Config {
         &self,
     ) -> anyhow::Result<
         Option<(
-            std::sync::Arc<sse_hub::lifecycle::LifecycleWebhook>,
-            std::sync::Arc<sse_hub::lifecycle::WebhookCounters>,
+            std::sync::Arc<sse_hub::lifecycle_webhook::LifecycleWebhook>,
+            std::sync::Arc<sse_hub::lifecycle_webhook::WebhookCounters>,
         )>,
     > {
         let (Some(url), Some(secret)) = (self.webhook_url()?, &self.webhooks.webhook_secret) else {
             return Ok(None);
         };
-        let options = sse_hub::lifecycle::WebhookOptions {
+        let options = sse_hub::lifecycle_webhook::WebhookOptions {
             queue: self.webhooks.webhook_queue.max(1),
             ..Default::default()
         };
-        let (w, counters) = sse_hub::lifecycle::LifecycleWebhook::start(
+        let (w, counters) = sse_hub::lifecycle_webhook::LifecycleWebhook::start(
             url.to_string(),
             secret.as_bytes(),
             options,

@@ -29,8 +29,8 @@ impl Keys {
     }
 
     /// The key of an idempotency key's record.
-    pub(super) fn dedup(&self, key: &str) -> String {
-        format!("{}:dedup:{key}", self.prefix)
+    pub(super) fn idempotency(&self, key: &str) -> String {
+        format!("{}:idempotency:{key}", self.prefix)
     }
 }
 

@@ -128,7 +128,10 @@ impl RedisBroker {
             .arg(3 + channels.len())
             .arg(&self.keys.stream)
             .arg(&self.keys.era)
-            .arg(self.keys.dedup(ev.dedup_key.as_deref().unwrap_or("")));
+            .arg(
+                self.keys
+                    .idempotency(ev.idempotency_key.as_deref().unwrap_or("")),
+            );
         for c in &channels {
             cmd.arg(self.keys.channel(c));
         }
@@ -137,7 +140,11 @@ impl RedisBroker {
             .arg(&ev.data)
             .arg(target)
             .arg(audience)
-            .arg(if ev.dedup_key.is_some() { "1" } else { "" })
+            .arg(if ev.idempotency_key.is_some() {
+                "1"
+            } else {
+                ""
+            })
             .arg(age_ms)
             .arg(age_ms)
             .arg(self.seen.get().to_string());

@@ -30,7 +30,7 @@ impl StoredEvent {
             data: self.data,
             target: self.target,
             audience: self.audience,
-            dedup_key: None,
+            idempotency_key: None,
         };
         Arc::new(wire::published(self.id, new, self.id.epoch))
     }
