@@ -29,7 +29,7 @@ bash scripts/build-release.sh
 # The server side and the WASM side are checked separately: building them
 # together would turn on both the `ssr` and `hydrate` features of `app`.
 step "clippy: hub core, app (ssr), server, load generator"
-cargo clippy -p sse-protocol -p sse-hub -p app -p server -p sse-bench --all-targets -- -D warnings
+cargo clippy -p sse-protocol -p sse-hub -p app -p server -p sse-bench -p sse-testkit --all-targets -- -D warnings
 step "clippy: frontend and app (hydrate) for wasm32"
 cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 

@@ -2,8 +2,7 @@
 //! mint a demo token, stream live events to a real SSE client, and on
 //! SIGTERM end the stream with a `shutdown` event and exit cleanly.
 
-#[path = "../../tests/common/redis_server.rs"]
-mod redis_server;
+use sse_testkit::redis_server;
 mod support;
 
 use std::io::BufRead;

@@ -3,8 +3,7 @@
 //! with SIGKILL. A watcher on node B must get `presence.leave` for that
 //! user, and B's presence answer must drop them, within 20 s.
 
-#[path = "../../tests/common/redis_server.rs"]
-mod redis_server;
+use sse_testkit::redis_server;
 mod support;
 
 use std::process::{Command, Stdio};

@@ -119,7 +119,7 @@ pub trait Broker: Send + Sync + 'static {
     /// (an id this node's sink has received), merged oldest first, or
     /// [`Replay::Gap`] when the history cannot promise all of them (a
     /// channel evicted one) or more than `max` were missed in any one channel
-    /// (the same rule on every broker: `tests/broker_contract.rs`).
+    /// (the same rule on every broker: `tests/it/broker_contract.rs`).
     fn replay<'a>(
         &'a self,
         after: EventId,

@@ -1,6 +1,6 @@
 //! The HTTP API end to end: a real server on 127.0.0.1:0, real SSE clients.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -669,9 +669,7 @@ async fn demo_tokens_can_be_turned_off() {
     let hub = common::open_hub(HubConfig::default());
     let api = sse_hub::Api::new(hub, auth);
     let app = api.router().merge(api.demo_router(Default::default()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::listen(app).await;
     let res = reqwest::Client::new()
         .post(format!("http://{addr}/api/auth/demo-token"))
         .json(&json!({"userId": "x"}))

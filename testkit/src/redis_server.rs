@@ -2,7 +2,6 @@
 //! append-only file so a restart keeps the stream; or, with
 //! [`RedisServer::start_tls`], speaking only TLS with a certificate from a
 //! CA made for the test (`openssl`).
-#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -4,9 +4,8 @@
 //! with the memory broker, and with Redis across two nodes one of which is
 //! restarted mid-run.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use sse_testkit::redis_server;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -227,22 +226,11 @@ async fn no_loss_under_random_reconnects_memory_broker() {
     assert_eq!(stats.resets_sent, 0);
 }
 
-async fn redis_node(redis: &RedisServer) -> TestServer {
-    let auth = test_auth();
-    let hub = Hub::builder(config())
-        .topic_authorizer(common::open_topics())
-        .broker(BrokerConfig::Redis(RedisOptions::new(redis.url())))
-        .build()
-        .await
-        .unwrap();
-    serve(hub, auth).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_loss_across_two_redis_nodes_with_a_node_restart() {
     let redis = RedisServer::start();
-    let n1 = redis_node(&redis).await;
-    let n2 = redis_node(&redis).await;
+    let n1 = common::redis_node(&redis.url(), config()).await;
+    let n2 = common::redis_node(&redis.url(), config()).await;
     let nodes = Arc::new(RwLock::new(vec![n1.url(""), n2.url("")]));
     let restart = {
         let nodes = nodes.clone();

@@ -2,8 +2,7 @@
 //! no change to the hub (`Bus`, in `common/bus.rs`: two hubs on one bus
 //! behave like two nodes).
 
-#[path = "common/bus.rs"]
-mod bus;
+use crate::common::bus;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! public topics, publish grants, trusted metadata, replay under the same
 //! rules, and the subscribe webhook against a real local receiver.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -273,9 +273,7 @@ async fn receiver() -> (
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::listen(app).await;
     (format!("http://{addr}/check"), hits, bodies)
 }
 

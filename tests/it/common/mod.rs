@@ -1,7 +1,8 @@
 //! Test harness: a real hub behind a real HTTP server on 127.0.0.1:0, and a
 //! real SSE client (reqwest + the `eventsource-stream` parser, which follows
 //! the WHATWG spec independently of our encoder).
-#![allow(dead_code)]
+
+pub mod bus;
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -39,7 +40,7 @@ pub fn test_auth() -> Auth {
 }
 
 /// A hub where every signed-in user may subscribe to every topic: the
-/// routing tests subscribe freely; `tests/topics.rs` tests the topic
+/// routing tests subscribe freely; `topics` tests the topic
 /// policy itself, starting from the binary's default (no public topics).
 pub fn open_hub(config: HubConfig) -> Hub {
     Hub::builder(config)
@@ -57,11 +58,18 @@ pub fn open_topics() -> ClaimsPolicy {
 
 /// A node with `config` on the Redis at `url` (every topic public).
 pub async fn redis_node(url: &str, config: HubConfig) -> TestServer {
+    redis_node_with(sse_hub::broker::RedisOptions::new(url), config).await
+}
+
+/// A node on Redis with these connection options (Sentinel, a replica
+/// wait, TLS files) and open topics.
+pub async fn redis_node_with(
+    options: sse_hub::broker::RedisOptions,
+    config: HubConfig,
+) -> TestServer {
     let hub = Hub::builder(config)
         .topic_authorizer(open_topics())
-        .broker(sse_hub::BrokerConfig::Redis(
-            sse_hub::broker::RedisOptions::new(url),
-        ))
+        .broker(sse_hub::BrokerConfig::Redis(options))
         .build()
         .await
         .expect("hub joins through redis");
@@ -350,4 +358,13 @@ impl SseClient {
             }
         }
     }
+}
+
+/// Serves `app` with plain `axum::serve` on 127.0.0.1:0 (webhook
+/// receivers, routers outside the hub's own front); its address.
+pub async fn listen(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
 }

@@ -5,9 +5,8 @@
 //! publishing: every acknowledged event reaches every subscriber once, in
 //! order). All against real redis-server and redis-sentinel processes.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use sse_testkit::redis_server;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +22,7 @@ use sse_hub::broker::RedisOptions;
 use sse_hub::{Hub, HubConfig, Role};
 
 async fn node(options: RedisOptions) -> TestServer {
-    let hub = Hub::builder(HubConfig::default())
-        .topic_authorizer(open_topics())
-        .broker(sse_hub::BrokerConfig::Redis(options))
-        .build()
-        .await
-        .expect("hub joins through redis");
-    serve(hub, test_auth()).await
+    common::redis_node_with(options, HubConfig::default()).await
 }
 
 /// `GET /api/ready`: status and body.

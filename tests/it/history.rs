@@ -3,9 +3,8 @@
 //! user's missed event; rewind joins live delivery with no gap or
 //! duplicate under concurrent publishing.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use sse_testkit::redis_server;
 
 use std::time::Duration;
 

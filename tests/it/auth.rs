@@ -1,8 +1,6 @@
 //! Token handling against hostile tokens, over HTTP: every failure is a 401
 //! with a JSON body, and only the configured algorithm is accepted.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
@@ -22,13 +20,7 @@ fn now() -> u64 {
 
 async fn serve(auth: Auth) -> String {
     let hub = Hub::new(HubConfig::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, sse_hub::router(hub, auth))
-            .await
-            .unwrap()
-    });
+    let addr = crate::common::listen(sse_hub::router(hub, auth)).await;
     format!("http://{addr}/api/sse/stream")
 }
 

@@ -4,7 +4,7 @@
 //! promptly, and everything it does not serve itself reaches hyper without
 //! losing a byte.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

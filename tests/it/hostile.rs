@@ -2,7 +2,7 @@
 //! refusal has the right status and a JSON body, nothing leaks into other
 //! streams, and the hub keeps serving everyone else.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};

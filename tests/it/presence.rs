@@ -2,9 +2,8 @@
 //! / `presence.leave`, with the memory broker and across two nodes on a
 //! real redis-server. (A node killed outright: `server/tests/presence.rs`.)
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use sse_testkit::redis_server;
 
 use std::time::Duration;
 

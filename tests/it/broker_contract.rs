@@ -8,11 +8,9 @@
 //! not more in any one) replays all of it; missing more than a channel
 //! keeps is a `reset`; the history API; idempotency keys; presence.
 
-#[path = "common/bus.rs"]
-mod bus;
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::bus;
+use sse_testkit::redis_server;
 
 use std::sync::Arc;
 use std::time::Duration;

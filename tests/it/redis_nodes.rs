@@ -1,8 +1,7 @@
 //! Several hub nodes sharing events and history through a real Redis.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use sse_testkit::redis_server;
 
 use std::time::Duration;
 
@@ -14,7 +13,7 @@ use sse_hub::broker::RedisOptions;
 use sse_hub::{BrokerConfig, Hub, HubConfig, Role};
 
 async fn node(redis: &RedisServer) -> TestServer {
-    node_with(HubConfig::default(), RedisOptions::new(redis.url())).await
+    common::redis_node_with(RedisOptions::new(redis.url()), HubConfig::default()).await
 }
 
 #[tokio::test]
@@ -208,17 +207,6 @@ async fn an_idempotency_key_holds_across_nodes() {
     c.expect_silence(300).await;
 }
 
-async fn node_with(config: HubConfig, options: RedisOptions) -> TestServer {
-    let auth = test_auth();
-    let hub = Hub::builder(config)
-        .topic_authorizer(common::open_topics())
-        .broker(BrokerConfig::Redis(options))
-        .build()
-        .await
-        .expect("hub joins through redis");
-    serve(hub, auth).await
-}
-
 /// A client that missed more than the history gets `reset`, never a part
 /// of what it missed; one that missed no more than the history gets all of
 /// it (the stream is trimmed approximately, so it holds more than
@@ -230,7 +218,7 @@ async fn a_resume_beyond_the_history_is_a_reset_never_a_partial_replay() {
         history_len: 3,
         ..HubConfig::default()
     };
-    let n = node_with(config, RedisOptions::new(redis.url())).await;
+    let n = common::redis_node_with(RedisOptions::new(redis.url()), config).await;
     let mut ids = Vec::new();
     for i in 0..9 {
         let res = n.publish("n", json!(i), json!({"all": true})).await;
@@ -276,8 +264,8 @@ async fn a_tls_redis_is_reached_with_rediss_urls_and_its_certificate_checked() {
     let mut options = RedisOptions::new(redis.url());
     options.tls_ca_cert = Some(redis.ca_cert());
     let (n1, n2) = (
-        node_with(HubConfig::default(), options.clone()).await,
-        node_with(HubConfig::default(), options).await,
+        common::redis_node_with(options.clone(), HubConfig::default()).await,
+        common::redis_node_with(options, HubConfig::default()).await,
     );
     let mut c = n2.connect("alice", Role::User, "").await;
     let res = n1

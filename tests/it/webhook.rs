@@ -2,7 +2,7 @@
 //! connected / subscribed / unsubscribed / disconnected, retries with
 //! backoff, and a receiver that is down or slow never slowing streams.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -61,9 +61,7 @@ async fn receiver(fail_first: usize, delay: Duration) -> (String, Arc<Received>)
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::listen(app).await;
     (format!("http://{addr}/hook"), got)
 }
 
