@@ -4,23 +4,22 @@
 
 use leptos::prelude::*;
 
-use crate::hook::SseState;
+use crate::hook::{SseError, SseState};
 
 /// What an error from the hook means for a person.
-pub fn in_words(error: &str) -> String {
-    let e = error.to_ascii_lowercase();
-    if e.contains("401") || e.contains("unauthorized") {
-        "The hub refused your sign-in (it expired or is not valid any more). Sign in again.".into()
-    } else if e.contains("403") {
-        "The hub does not allow this stream for your account.".into()
-    } else if e.contains("204") {
-        "The hub asked this page not to reconnect.".into()
-    } else if e.contains("gave up") {
-        "The hub could not be reached after several tries.".into()
-    } else if e.contains("429") || e.contains("503") {
-        "The hub is busy; this page will try again shortly.".into()
-    } else {
-        "The connection to the hub was lost.".into()
+pub fn in_words(error: Option<&SseError>) -> String {
+    match error {
+        Some(SseError::Unauthorized(_)) => {
+            "The hub refused your sign-in (it expired or is not valid any more). Sign in again."
+                .into()
+        }
+        Some(SseError::Refused { status: 403, .. }) => {
+            "The hub does not allow this stream for your account.".into()
+        }
+        Some(SseError::Refused { .. }) => "The hub refused this stream.".into(),
+        Some(SseError::DoNotReconnect) => "The hub asked this page not to reconnect.".into(),
+        Some(SseError::GaveUp { .. }) => "The hub could not be reached after several tries.".into(),
+        Some(SseError::Lost) | None => "The connection to the hub was lost.".into(),
     }
 }
 
@@ -28,7 +27,7 @@ pub fn in_words(error: &str) -> String {
 #[component]
 pub fn ConnectionBanner(
     #[prop(into)] state: Signal<SseState>,
-    #[prop(into)] error: Signal<Option<String>>,
+    #[prop(into)] error: Signal<Option<SseError>>,
     #[prop(into)] retry: Callback<()>,
 ) -> impl IntoView {
     let since = RwSignal::new(0.0f64);
@@ -57,12 +56,9 @@ pub fn ConnectionBanner(
     // The announced text: one sentence per state, no numbers that tick.
     let headline = move || match state.get() {
         SseState::Reconnecting { .. } => {
-            format!(
-                "{} Reconnecting…",
-                in_words(&error.get().unwrap_or_default())
-            )
+            format!("{} Reconnecting…", in_words(error.get().as_ref()))
         }
-        SseState::Failed => in_words(&error.get().unwrap_or_default()),
+        SseState::Failed => in_words(error.get().as_ref()),
         _ => String::new(),
     };
     let countdown = move || match state.get() {
@@ -76,7 +72,7 @@ pub fn ConnectionBanner(
         <div class="banner" class:hidden=move || !shown() data-testid="connection-banner">
             <p role="status" aria-live="polite" data-testid="banner-text">{headline}</p>
             <p class="countdown" aria-hidden="true" data-testid="banner-countdown">{countdown}</p>
-            <p class="detail small" data-testid="connection-error">{move || error.get()}</p>
+            <p class="detail small" data-testid="connection-error">{move || error.get().map(|e| e.to_string())}</p>
             <button type="button" data-testid="retry-now" on:click=move |_| retry.run(())>"Retry now"</button>
         </div>
     }
@@ -85,10 +81,20 @@ pub fn ConnectionBanner(
 
 #[cfg(test)]
 mod tests {
+    use crate::hook::SseError;
+
     #[test]
     fn errors_read_as_sentences() {
-        assert!(super::in_words("unauthorized (401): token expired").contains("Sign in again"));
-        assert!(super::in_words("connection lost; reconnecting").contains("lost"));
-        assert!(super::in_words("gave up after 3 attempts").contains("several tries"));
+        let words = |e: SseError| super::in_words(Some(&e));
+        assert!(words(SseError::Unauthorized("token expired".into())).contains("Sign in again"));
+        assert!(words(SseError::Lost).contains("lost"));
+        assert!(words(SseError::GaveUp { attempts: 3 }).contains("several tries"));
+        assert!(words(SseError::DoNotReconnect).contains("not to reconnect"));
+        let forbidden = SseError::Refused {
+            status: 403,
+            message: String::new(),
+        };
+        assert!(words(forbidden).contains("does not allow"));
+        assert!(super::in_words(None).contains("lost"));
     }
 }

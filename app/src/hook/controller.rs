@@ -13,11 +13,12 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::ctx::{Ctx, Live, Source};
+use super::decide::{self, Ending, Next, SseError, Standing};
 use super::message::{SseMessage, SseState};
 use super::options::{stream_headers, stream_url};
 use super::parser::Parsed;
 use super::tabs::{token_subject, TabMessage, Tabs};
-use super::upstream::{Ending, Report, Upstream};
+use super::upstream::{Report, Upstream};
 
 fn now_ms() -> f64 {
     js_sys::Date::now()
@@ -179,86 +180,67 @@ fn token_expired(ctx: Ctx) {
     }
 }
 
-/// The upstream ended: decide between retrying, refreshing the token and
-/// giving up.
+/// The upstream ended: [`decide::on_end`] says what to do, this carries
+/// it out.
 fn ended(ctx: Ctx, ending: Ending) {
-    let stable_ms = ctx.options.with_value(|o| o.stable_after_ms) as f64;
-    let (wanted, stable) = ctx.live.with_value(|l| {
+    let options = ctx.options.get_value();
+    let stable_ms = options.stable_after_ms as f64;
+    let (wanted, stable, refreshed) = ctx.live.with_value(|l| {
         (
             l.wanted,
             l.opened_at.is_some_and(|t| now_ms() - t >= stable_ms),
+            l.refreshed,
         )
     });
     ctx.live.update_value(close);
-    if !wanted {
-        ctx.state.set(SseState::Closed);
-        return;
-    }
+    let now = Standing {
+        wanted,
+        auto_reconnect: options.auto_reconnect,
+        attempts: ctx.attempts.get_untracked(),
+        stable,
+        max_attempts: options.max_attempts,
+        may_refresh: options.refresh_token.is_some() && !refreshed,
+    };
     if stable {
         ctx.attempts.set(0);
     }
-    match ending {
-        Ending::Lost => retry_later(ctx, None),
-        Ending::Refused {
-            status: 401,
-            message,
-            ..
-        } => {
+    match decide::on_end(&ending, now) {
+        Next::Close => ctx.state.set(SseState::Closed),
+        Next::CloseLost => {
+            ctx.error.set(Some(SseError::Lost));
+            ctx.state.set(SseState::Closed);
+        }
+        Next::Retry { attempt, floor_ms } => {
+            ctx.attempts.set(attempt);
+            ctx.error.set(Some(SseError::Lost));
+            let server_retry = ctx.live.with_value(|l| l.server_retry);
+            let jitter = js_sys::Math::random();
+            let delay = match floor_ms {
+                // The hub said when: wait that long, plus up to a second so
+                // its refused crowd does not come back in one wave.
+                Some(after) => after + (1000.0 * jitter) as u32,
+                None => options.backoff.delay(attempt, server_retry, jitter),
+            };
+            schedule(ctx, delay);
+        }
+        Next::Refresh { error } => {
             // One refresh per refusal: a fresh token gets one retry.
-            let refresh = ctx.options.with_value(|o| o.refresh_token.clone());
-            let first = ctx
-                .live
-                .try_update_value(|l| !std::mem::replace(&mut l.refreshed, true))
-                == Some(true);
+            ctx.live.update_value(|l| l.refreshed = true);
+            let refresh = options.refresh_token.clone();
             leptos::task::spawn_local(async move {
                 match refresh {
-                    Some(refresh) if first && refresh().await => open(ctx),
-                    _ => fail(ctx, format!("unauthorized (401): {message}")),
+                    Some(refresh) if refresh().await => open(ctx),
+                    _ => fail(ctx, error),
                 }
             });
         }
-        Ending::Refused { status: 204, .. } => {
-            fail(ctx, "the server asked not to reconnect (204)".into())
-        }
-        Ending::Refused {
-            status: status @ (400 | 403 | 404 | 405),
-            message,
-            ..
-        } => fail(ctx, format!("refused ({status}): {message}")),
-        Ending::Refused { retry_after_ms, .. } => retry_later(ctx, retry_after_ms),
+        Next::Fail(error) => fail(ctx, error),
     }
 }
 
-fn fail(ctx: Ctx, reason: String) {
-    ctx.error.set(Some(reason));
+fn fail(ctx: Ctx, error: SseError) {
+    ctx.error.set(Some(error));
     ctx.state.set(SseState::Failed);
-}
-
-/// Schedules the next attempt with backoff (at least `floor` ms, the
-/// server's `Retry-After`), or gives up.
-fn retry_later(ctx: Ctx, floor: Option<u32>) {
-    let options = ctx.options.get_value();
-    if !options.auto_reconnect {
-        ctx.error.set(Some("connection lost".into()));
-        ctx.state.set(SseState::Closed);
-        return;
-    }
-    let attempt = ctx.attempts.get_untracked() + 1;
-    if options.max_attempts.is_some_and(|max| attempt > max) {
-        fail(ctx, format!("gave up after {} attempts", attempt - 1));
-        return;
-    }
-    ctx.attempts.set(attempt);
-    ctx.error.set(Some("connection lost; reconnecting".into()));
-    let server_retry = ctx.live.with_value(|l| l.server_retry);
-    let jitter = js_sys::Math::random();
-    let delay = match floor {
-        // The hub said when: wait that long, plus up to a second so its
-        // refused crowd does not come back in one wave.
-        Some(after) => after + (1000.0 * jitter) as u32,
-        None => options.backoff.delay(attempt, server_retry, jitter),
-    };
-    schedule(ctx, delay);
 }
 
 fn schedule(ctx: Ctx, delay: u32) {

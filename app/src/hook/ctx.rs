@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use leptos::prelude::*;
 
+use super::decide::SseError;
 use super::message::{SseMessage, SseState};
 use super::options::UseSseOptions;
 
@@ -21,7 +22,7 @@ pub(super) struct Ctx {
     pub(super) state: RwSignal<SseState>,
     pub(super) last_event: RwSignal<Option<SseMessage>>,
     pub(super) last_event_id: RwSignal<Option<String>>,
-    pub(super) error: RwSignal<Option<String>>,
+    pub(super) error: RwSignal<Option<SseError>>,
     pub(super) attempts: RwSignal<u32>,
     pub(super) received: RwSignal<u64>,
     /// `(id, event type or "*", listener)`.

@@ -23,8 +23,8 @@ pub enum SseState {
         /// How long the wait is.
         delay_ms: u32,
     },
-    /// Gave up (refused with 401/403/204, or out of attempts); the reason
-    /// is in `error`.
+    /// Gave up (a status in [`super::decide::FINAL_STATUSES`], or out of
+    /// attempts); why is in `error`.
     Failed,
 }
 

@@ -1,6 +1,6 @@
 //! `use_sse`: a Server-Sent Events connection as Leptos signals.
 //!
-//! ```ignore
+//! ```no_run
 //! use app::hook::{use_sse_with_options, UseSseOptions};
 //! use leptos::prelude::*;
 //!
@@ -27,8 +27,10 @@
 //! logs would keep them. The delay between attempts grows to a cap with
 //! jitter, starts from the server's `retry` hint, honours `Retry-After` on
 //! 429/503, and resets after a stable period. 401 refreshes the token once
-//! (see [`UseSseOptions::refresh_token`]); 400, 403, 404 and 204 stop
-//! retrying with a clear error. Coming back online reconnects at once.
+//! (see [`UseSseOptions::refresh_token`]); the statuses in
+//! [`decide::FINAL_STATUSES`] stop retrying with a typed [`SseError`]
+//! ([`decide::on_end`] makes that decision, tested natively). Coming back
+//! online reconnects at once.
 //!
 //! Tabs of one origin that open the same stream share one upstream
 //! connection (`share_across_tabs`, on by default): a leader tab elected
@@ -44,6 +46,7 @@
 
 pub mod backoff;
 mod ctx;
+pub mod decide;
 mod message;
 mod options;
 pub mod parser;
@@ -62,6 +65,7 @@ use serde::de::DeserializeOwned;
 
 pub use self::backoff::Backoff;
 use self::ctx::Ctx;
+pub use self::decide::SseError;
 pub use self::message::{SseMessage, SseState};
 pub use self::options::{encode, stream_headers, stream_url, TokenRefresh, UseSseOptions};
 
@@ -82,7 +86,7 @@ pub struct UseSseReturn {
     /// The newest event id (what a reconnect resumes from).
     pub last_event_id: Signal<Option<String>>,
     /// The newest error, cleared when a connection opens.
-    pub error: Signal<Option<String>>,
+    pub error: Signal<Option<SseError>>,
     /// Failed attempts since the last stable connection.
     pub reconnect_attempts: Signal<u32>,
     /// Events received since the hook was created.

@@ -20,6 +20,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BroadcastChannel, MessageEvent};
 
+use super::decide::SseError;
 use super::message::{SseMessage, SseState};
 
 /// What tabs sharing a connection tell each other.
@@ -34,7 +35,7 @@ pub(super) enum TabMessage {
     State {
         state: SseState,
         attempts: u32,
-        error: Option<String>,
+        error: Option<SseError>,
     },
 }
 

@@ -18,6 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{AbortController, Headers, ReadableStreamDefaultReader, RequestInit, Response};
 
+pub(super) use super::decide::Ending;
 use super::parser::{Parsed, Parser};
 
 /// What happens to an upstream, in order: `Opened`, any number of
@@ -29,20 +30,6 @@ pub(super) enum Report {
     Parsed(Parsed),
     /// The stream is over.
     Ended(Ending),
-}
-
-/// How a stream ended.
-pub(super) enum Ending {
-    /// The hub answered with an error status instead of a stream.
-    Refused {
-        status: u16,
-        /// The JSON body's `error`, if any.
-        message: String,
-        /// `Retry-After`, in milliseconds, if sent (429, 503).
-        retry_after_ms: Option<u32>,
-    },
-    /// The network failed, or an open stream ended.
-    Lost,
 }
 
 /// An open (or opening) stream. Dropping it closes it: no report follows.

@@ -1,4 +1,5 @@
 //! Routed pages.
 
+pub mod feed;
 pub mod home;
 pub mod sse_demo;

@@ -3,9 +3,7 @@
 //! jobs, the raw event log and, for admins, live connection stats.
 
 use leptos::prelude::*;
-use sse_protocol::{
-    events, Connected, DataChange, HistoryPage, JobCompleted, Notification, Progress,
-};
+use sse_protocol::{events, HistoryPage};
 
 use crate::client;
 use crate::components::badge::ConnectionBadge;
@@ -20,183 +18,11 @@ use crate::components::send_panel::SendPanel;
 use crate::components::sign_in::{Session, SignIn};
 use crate::components::sparkline::Sparkline;
 use crate::components::stats::StatsPanel;
-use crate::components::types::{Job, LogEntry, Notice};
 use crate::hook::{use_sse_with_options, SseMessage, UseSseOptions};
+use crate::pages::feed::Feed;
 
-const LOG_SIZE: usize = 100;
-const NOTICES: usize = 50;
+/// How long a toast stays.
 const TOAST_MS: u64 = 5000;
-
-/// Everything the page derives from the stream.
-#[derive(Clone, Copy)]
-struct Feed {
-    connection_id: RwSignal<Option<String>>,
-    notices: RwSignal<Vec<Notice>>,
-    toasts: RwSignal<Vec<Notice>>,
-    jobs: RwSignal<Vec<Job>>,
-    log: RwSignal<Vec<LogEntry>>,
-    log_seq: StoredValue<u64>,
-    /// System ticks (`metrics`) received: kept out of the log by default.
-    ticks: RwSignal<u64>,
-    show_ticks: RwSignal<bool>,
-}
-
-impl Feed {
-    fn new() -> Self {
-        Self {
-            connection_id: RwSignal::new(None),
-            notices: RwSignal::new(Vec::new()),
-            toasts: RwSignal::new(Vec::new()),
-            jobs: RwSignal::new(Vec::new()),
-            log: RwSignal::new(Vec::new()),
-            log_seq: StoredValue::new(0),
-            ticks: RwSignal::new(0),
-            show_ticks: RwSignal::new(false),
-        }
-    }
-
-    /// What one event changes on the page (live, or refetched on `reset`).
-    fn apply(&self, m: &SseMessage) {
-        match m.event_type.as_str() {
-            events::CONNECTED => {
-                if let Ok(c) = m.json::<Connected>() {
-                    self.connection_id.set(Some(c.connection_id));
-                }
-            }
-            events::NOTIFICATION | events::SYSTEM => {
-                if let Ok(d) = m.json::<Notification>() {
-                    // Publish to screen: the hub's timestamp against this
-                    // page's clock (one machine in the demo); replays and
-                    // refetches are older than a minute and show none.
-                    let latency = (js_sys::Date::now() as u64).saturating_sub(d.timestamp);
-                    let latency = (latency < 60_000).then_some(latency);
-                    self.notify_timed(m, d.level.as_str(), d.message, latency);
-                }
-            }
-            events::DATA_CHANGE => {
-                if let Ok(d) = m.json::<DataChange>() {
-                    let action = d.action.as_str();
-                    self.notify(m, "info", format!("{} {} was {action}", d.entity, d.id));
-                }
-            }
-            events::JOB_COMPLETED => {
-                if let Ok(d) = m.json::<JobCompleted>() {
-                    self.completed(&d);
-                    let level = if d.result == "success" {
-                        "success"
-                    } else {
-                        "error"
-                    };
-                    self.notify(m, level, format!("Job {} finished: {}", d.job_id, d.result));
-                }
-            }
-            events::PROGRESS => {
-                if let Ok(p) = m.json::<Progress>() {
-                    self.progress(p);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn log(&self, m: &SseMessage) {
-        if m.event_type == events::METRICS {
-            self.ticks.update(|n| *n += 1);
-            if !self.show_ticks.get_untracked() {
-                return;
-            }
-        }
-        let seq = self.log_seq.get_value() + 1;
-        self.log_seq.set_value(seq);
-        let entry = LogEntry {
-            seq,
-            id: m.id.clone().unwrap_or_default(),
-            event_type: m.event_type.clone(),
-            data: m.data.clone(),
-        };
-        self.log.update(|l| {
-            l.insert(0, entry);
-            l.truncate(LOG_SIZE);
-        });
-    }
-
-    fn notify(&self, m: &SseMessage, level: &str, message: String) {
-        self.notify_timed(m, level, message, None);
-    }
-
-    fn notify_timed(&self, m: &SseMessage, level: &str, message: String, latency_ms: Option<u64>) {
-        if let Some(id) = &m.id {
-            if self
-                .notices
-                .with_untracked(|n| n.iter().any(|x| &x.key == id))
-            {
-                return;
-            }
-        }
-        let notice = Notice {
-            key: m
-                .id
-                .clone()
-                .unwrap_or_else(|| format!("local-{}", self.log_seq.get_value())),
-            level: level.to_string(),
-            message,
-            source: m.event_type.clone(),
-            latency_ms,
-        };
-        self.notices.update(|n| {
-            n.insert(0, notice.clone());
-            n.truncate(NOTICES);
-        });
-        let key = notice.key.clone();
-        self.toasts.update(|t| t.push(notice));
-        let toasts = self.toasts;
-        set_timeout(
-            move || toasts.update(|t| t.retain(|n| n.key != key)),
-            std::time::Duration::from_millis(TOAST_MS),
-        );
-    }
-
-    fn progress(&self, p: Progress) {
-        self.jobs.update(
-            |jobs| match jobs.iter_mut().find(|j| j.id == p.operation_id) {
-                Some(j) if !j.done => {
-                    j.percentage = j.percentage.max(p.percentage.min(100));
-                    j.message = p.message;
-                }
-                Some(_) => {}
-                None => jobs.insert(
-                    0,
-                    Job {
-                        id: p.operation_id,
-                        percentage: p.percentage.min(100),
-                        message: p.message,
-                        done: false,
-                    },
-                ),
-            },
-        );
-    }
-
-    fn completed(&self, c: &JobCompleted) {
-        self.jobs
-            .update(|jobs| match jobs.iter_mut().find(|j| j.id == c.job_id) {
-                Some(j) => {
-                    j.done = true;
-                    j.percentage = 100;
-                    j.message = format!("finished: {}", c.result);
-                }
-                None => jobs.insert(
-                    0,
-                    Job {
-                        id: c.job_id.clone(),
-                        percentage: 100,
-                        message: format!("finished: {}", c.result),
-                        done: true,
-                    },
-                ),
-            });
-    }
-}
 
 /// The dashboard page.
 #[component]
@@ -224,30 +50,43 @@ pub fn SseDemoPage() -> impl IntoView {
         },
     );
     let feed = Feed::new();
+    // A toast leaves after a while; the feed only says which is new.
+    let expire = move |toast: Option<String>| {
+        if let Some(key) = toast {
+            set_timeout(
+                move || feed.expire_toast(&key),
+                std::time::Duration::from_millis(TOAST_MS),
+            );
+        }
+    };
     let _ = sse.add_event_listener("*", move |m| {
         feed.log(m);
-        feed.apply(m);
+        expire(feed.apply(m, js_sys::Date::now() as u64));
     });
     // `reset`: the hub could not replay what this page missed. Rebuild
     // jobs and notifications from the caller's own history instead.
     let _ = sse.add_event_listener(events::RESET, move |m| {
-        feed.notify(
+        expire(feed.notify(
             m,
             "warning",
             "Some events were missed; reloading your recent ones from the hub".into(),
-        );
+        ));
         let token = session.token.get_untracked();
         leptos::task::spawn_local(async move {
             let page: Result<HistoryPage, String> =
                 client::get_json("/api/sse/history?user=me&limit=50", token.as_deref()).await;
             if let Ok(page) = page {
                 // Known events are recognised by id and not shown twice.
+                let now = js_sys::Date::now() as u64;
                 for e in page.events {
-                    feed.apply(&SseMessage {
-                        event_type: e.event,
-                        data: e.data,
-                        id: Some(e.id),
-                    });
+                    expire(feed.apply(
+                        &SseMessage {
+                            event_type: e.event,
+                            data: e.data,
+                            id: Some(e.id),
+                        },
+                        now,
+                    ));
                 }
             }
         });
