@@ -220,8 +220,17 @@ mod tests {
         }
     }
 
+    /// Signals need an owner (and, on the server build, its arena).
+    fn within<T>(f: impl FnOnce() -> T) -> T {
+        Owner::new_root(None).with(f)
+    }
+
     #[test]
     fn a_notice_shows_once_per_event_id_with_its_latency() {
+        within(notice_once);
+    }
+
+    fn notice_once() {
         let feed = Feed::new();
         let n = msg(
             events::NOTIFICATION,
@@ -241,6 +250,10 @@ mod tests {
 
     #[test]
     fn progress_only_rises_and_a_finished_job_stays_finished() {
+        within(progress_rises);
+    }
+
+    fn progress_rises() {
         let feed = Feed::new();
         let p = |pct: u32, id: &str| {
             msg(
@@ -267,6 +280,10 @@ mod tests {
 
     #[test]
     fn ticks_stay_out_of_the_log_unless_asked_for_and_the_log_is_bounded() {
+        within(ticks_and_bound);
+    }
+
+    fn ticks_and_bound() {
         let feed = Feed::new();
         let tick = msg(events::METRICS, "1-1", serde_json::json!({}));
         feed.log(&tick);
