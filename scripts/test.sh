@@ -18,7 +18,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 
 step "no import circles (files and top-level modules)"
-for crate in src app/src server/src protocol/src; do
+for crate in src use_sse/src app/src server/src protocol/src; do
   python3 scripts/imports.py "$crate" | tail -n +1 | grep -v -- ' -> ' | sed "s|^|$crate: |"
   python3 scripts/imports.py "$crate" >/dev/null
 done
@@ -29,12 +29,12 @@ bash scripts/build-release.sh
 # The server side and the WASM side are checked separately: building them
 # together would turn on both the `ssr` and `hydrate` features of `app`.
 step "clippy: hub core, app (ssr), server, load generator"
-cargo clippy -p sse-protocol -p sse-hub -p app -p server -p sse-bench -p sse-testkit --all-targets -- -D warnings
-step "clippy: frontend and app (hydrate) for wasm32"
-cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+cargo clippy -p sse-protocol -p use-sse -p sse-hub -p app -p server -p sse-bench -p sse-testkit --all-targets -- -D warnings
+step "clippy: frontend, app (hydrate) and the use_sse hook for wasm32"
+cargo clippy -p frontend -p use-sse --target wasm32-unknown-unknown -- -D warnings
 
 step "cargo test (unit, integration against real servers, Redis, proptests)"
-cargo test -p sse-protocol -p sse-hub -p app -p server -p sse-bench
+cargo test -p sse-protocol -p use-sse -p sse-hub -p app -p server -p sse-bench
 
 step "deploy/: the systemd unit verifies (against the release binary)"
 if command -v systemd-analyze >/dev/null; then

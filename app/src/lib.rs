@@ -1,9 +1,9 @@
-//! The hub's UI: the [`hook::use_sse`] hook for any Leptos app, and the
-//! `/sse-demo` dashboard built on it.
+//! The hub's UI: the `/sse-demo` dashboard, built on the [`use_sse`]
+//! hook exactly as any Leptos app would use it (the hook is a crate of its
+//! own, `use_sse/`).
 
 pub mod client;
 pub mod components;
-pub mod hook;
 pub mod pages;
 
 use leptos::prelude::*;

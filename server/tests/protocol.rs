@@ -9,12 +9,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use app::hook::parser::{Parsed, Parser};
 use futures_util::StreamExt;
 use serde_json::json;
 use sse_hub::{
     ChangeAction, ConnectRequest, EventStream, Hub, HubConfig, Level, Principal, Role, UserId,
 };
+use use_sse::parser::{Parsed, Parser};
 
 fn user(id: &str) -> UserId {
     UserId::new(id).unwrap()

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::hook::SseState;
+use use_sse::SseState;
 
 /// CSS modifier for a state.
 pub fn state_class(s: &SseState) -> &'static str {

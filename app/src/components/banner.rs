@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::hook::{SseError, SseState};
+use use_sse::{SseError, SseState};
 
 /// What an error from the hook means for a person.
 pub fn in_words(error: Option<&SseError>) -> String {
@@ -81,7 +81,7 @@ pub fn ConnectionBanner(
 
 #[cfg(test)]
 mod tests {
-    use crate::hook::SseError;
+    use use_sse::SseError;
 
     #[test]
     fn errors_read_as_sentences() {

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use sse_protocol::PresencePage;
 
 use crate::client;
-use crate::hook::encode;
+use use_sse::encode;
 
 /// One line per subscribed topic.
 #[component]

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 use sse_protocol::{events, Connected, DataChange, JobCompleted, Notification, Progress};
 
 use crate::components::types::{Job, LogEntry, Notice};
-use crate::hook::SseMessage;
+use use_sse::SseMessage;
 
 const LOG_SIZE: usize = 100;
 const NOTICES: usize = 50;

@@ -18,8 +18,8 @@ use crate::components::send_panel::SendPanel;
 use crate::components::sign_in::{Session, SignIn};
 use crate::components::sparkline::Sparkline;
 use crate::components::stats::StatsPanel;
-use crate::hook::{use_sse_with_options, SseMessage, UseSseOptions};
 use crate::pages::feed::Feed;
+use use_sse::{use_sse_with_options, SseMessage, UseSseOptions};
 
 /// How long a toast stays.
 const TOAST_MS: u64 = 5000;
@@ -126,7 +126,7 @@ pub fn SseDemoPage() -> impl IntoView {
     let received = sse.events_received;
     let last = sse.last_event;
     let state = sse.state;
-    let live = move || state.get() == crate::hook::SseState::Open;
+    let live = move || state.get() == use_sse::SseState::Open;
     let retry = {
         let connect = sse.connect.clone();
         Callback::new(move |_: ()| connect())

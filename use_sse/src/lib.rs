@@ -1,7 +1,7 @@
 //! `use_sse`: a Server-Sent Events connection as Leptos signals.
 //!
 //! ```no_run
-//! use app::hook::{use_sse_with_options, UseSseOptions};
+//! use use_sse::{use_sse_with_options, UseSseOptions};
 //! use leptos::prelude::*;
 //!
 //! #[component]
