@@ -6,24 +6,18 @@ use sse_testkit::redis_server;
 mod support;
 
 use std::io::BufRead;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use eventsource_stream::Eventsource;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
+use support::Running;
 
 struct Server {
-    child: Child,
-    base: String,
+    running: Running,
     /// What the server printed after its "ready" line (demo mode's warning).
     notice: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
 }
 
 fn start() -> Server {
@@ -33,25 +27,19 @@ fn start() -> Server {
 /// Starts the binary on 127.0.0.1:0 with `args`; reads its "ready" line
 /// and, in demo mode, the notice after it.
 fn start_with(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--log", "warn"])
-        .args(args)
-        .env_remove("HUB_DEMO")
-        .env_remove("HUB_JWT_SECRET")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("server binary starts");
-    let (base, mut stdout) = support::ready(&mut child);
+    let mut running = support::run(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", "127.0.0.1:0", "--log", "warn"])
+            .args(args)
+            .env_remove("HUB_DEMO")
+            .env_remove("HUB_JWT_SECRET")
+            .stderr(Stdio::inherit()),
+    );
     let mut notice = String::new();
     if args.contains(&"--demo") {
-        stdout.read_line(&mut notice).unwrap();
+        running.stdout.read_line(&mut notice).unwrap();
     }
-    Server {
-        child,
-        base,
-        notice,
-    }
+    Server { running, notice }
 }
 
 #[tokio::test]
@@ -65,7 +53,7 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
     let http = reqwest::Client::new();
 
     let page = http
-        .get(format!("{}/sse-demo", server.base))
+        .get(format!("{}/sse-demo", server.running.base))
         .send()
         .await
         .unwrap();
@@ -78,7 +66,7 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
     );
 
     let tok: Value = http
-        .post(format!("{}/api/auth/demo-token", server.base))
+        .post(format!("{}/api/auth/demo-token", server.running.base))
         .json(&json!({"userId": "probe", "role": "user"}))
         .send()
         .await
@@ -88,7 +76,10 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
         .unwrap();
     let token = tok["token"].as_str().expect("token");
     let res = http
-        .get(format!("{}/api/sse/stream?token={token}", server.base))
+        .get(format!(
+            "{}/api/sse/stream?token={token}",
+            server.running.base
+        ))
         .send()
         .await
         .unwrap();
@@ -114,7 +105,7 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
     }
     assert!(ids.windows(2).all(|w| w[0] != w[1]));
 
-    let pid = server.child.id().to_string();
+    let pid = server.running.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -129,7 +120,7 @@ async fn binary_serves_dashboard_and_live_stream_then_shuts_down_gracefully() {
         }
     }
     assert!(saw_shutdown, "stream ended without a shutdown event");
-    let status = server.child.wait().unwrap();
+    let status = server.running.child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
 }
 
@@ -195,7 +186,7 @@ async fn demo_mode_is_off_unless_asked_for() {
         ("/api/sse/demo", json!({"type": "broadcast"})),
     ] {
         let res = http
-            .post(format!("{}{path}", server.base))
+            .post(format!("{}{path}", server.running.base))
             .json(&body)
             .send()
             .await
@@ -212,16 +203,15 @@ async fn no_log_line_contains_a_token() {
     let secret = "log-test-secret-0123456789abcdef0123";
     let log_path = std::env::temp_dir().join(format!("sse-hub-log-{}.txt", std::process::id()));
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-        .args(["--addr", "127.0.0.1:0", "--log", "trace", "--demo", "false"])
-        .args(["--jwt-secret", secret, "--public-topics", "news"])
-        .env_remove("HUB_DEMO")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("server binary starts");
-    let (base, _stdout) = support::ready(&mut child);
+    let mut running = support::run(
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--addr", "127.0.0.1:0", "--log", "trace", "--demo", "false"])
+            .args(["--jwt-secret", secret, "--public-topics", "news"])
+            .env_remove("HUB_DEMO")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::from(log)),
+    );
+    let base = running.base.clone();
     let auth = sse_hub::Auth::hs256(secret.as_bytes());
     let user = sse_hub::UserId::new("log-user").unwrap();
     let token = auth
@@ -262,9 +252,9 @@ async fn no_log_line_contains_a_token() {
         assert_eq!(res.status(), 401);
     }
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &running.child.id().to_string()])
         .status();
-    let _ = child.wait();
+    let _ = running.child.wait();
     let text = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     assert!(

@@ -1,13 +1,12 @@
 //! Shared by the tests that run the real binary: starting it and reading
 //! its "ready" line, and killing it when the test is done.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
 
 /// Reads the binary's first line (`SSE hub ready: http://…/sse-demo`) and
 /// returns the base URL, with the rest of its stdout.
-pub fn ready(child: &mut Child) -> (String, BufReader<ChildStdout>) {
+fn ready(child: &mut Child) -> (String, BufReader<ChildStdout>) {
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout piped"));
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
@@ -25,12 +24,18 @@ pub struct Running {
     pub child: Child,
     /// `http://127.0.0.1:PORT` (or `https://`).
     pub base: String,
+    /// What it prints after its ready line (demo mode's warning), held
+    /// open for as long as it runs.
+    pub stdout: BufReader<ChildStdout>,
 }
 
 impl Drop for Running {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Kept open until the child is gone: its writes never meet a
+        // closed pipe.
+        let _ = &self.stdout;
     }
 }
 
@@ -40,6 +45,10 @@ pub fn run(cmd: &mut Command) -> Running {
         .stdout(Stdio::piped())
         .spawn()
         .expect("server binary starts");
-    let (base, _) = ready(&mut child);
-    Running { child, base }
+    let (base, stdout) = ready(&mut child);
+    Running {
+        child,
+        base,
+        stdout,
+    }
 }
