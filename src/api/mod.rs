@@ -17,10 +17,13 @@
 //! | `GET /metrics` | anyone | Prometheus |
 //!
 //! The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`) are
-//! a separate router, [`Api::demo_router`], for demo deployments only.
+//! a separate router, `Api::demo_router`, for demo deployments only, and
+//! only in builds with the `demo` cargo feature (off by default; the
+//! binary turns it on).
 
 mod admin;
 mod client_addr;
+#[cfg(feature = "demo")]
 pub mod demo;
 mod error;
 mod extract;
@@ -83,6 +86,7 @@ impl Api {
     }
 
     /// The demo routes, for demo deployments only (see [`demo`]).
+    #[cfg(feature = "demo")]
     pub fn demo_router(&self, limits: demo::DemoLimits) -> Router {
         demo::router(self, limits)
     }
