@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -313,50 +313,22 @@ async fn ten_thousand_attempts_from_one_user_hit_the_per_user_limit() {
     still_serving(&s).await;
 }
 
-fn raw(addr: std::net::SocketAddr, request: &[u8], half_close: bool) -> String {
-    let mut sock = TcpStream::connect(addr).unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.write_all(request).unwrap();
-    if half_close {
-        sock.shutdown(Shutdown::Write).unwrap();
-    }
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        match sock.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                out.extend_from_slice(&buf[..n]);
-                if String::from_utf8_lossy(&out)
-                    .matches("HTTP/1.1 200")
-                    .count()
-                    >= 2
-                {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[tokio::test]
 async fn pipelining_and_half_closed_sockets() {
     let s = server().await;
     let addr = s.addr;
     let pipelined =
         b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
-    let out = tokio::task::spawn_blocking(move || raw(addr, pipelined, false))
+    let two_answers = |b: &[u8]| String::from_utf8_lossy(b).matches("HTTP/1.1 200").count() >= 2;
+    let out = raw_exchange(addr, pipelined, false, two_answers)
         .await
-        .unwrap();
+        .text();
     assert_eq!(out.matches("HTTP/1.1 200").count(), 2, "{out}");
     let token = s.token("half", Role::User);
     let req = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
-    let out = tokio::task::spawn_blocking(move || raw(addr, req.as_bytes(), true))
+    let out = raw_exchange(addr, req.as_bytes(), true, two_answers)
         .await
-        .unwrap();
+        .text();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     // Whatever the server makes of the half-closed stream, it lets it go
     // once the socket is gone, and keeps serving.

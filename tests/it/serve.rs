@@ -561,16 +561,11 @@ async fn shutdown_ends_streams_with_a_final_frame_and_lets_go_of_idle_sockets() 
 }
 
 /// Sends `request` on a new connection and reads until the server closes
-/// it (at most 5 s).
+/// it, which it must within 5 s.
 async fn send_until_closed(addr: std::net::SocketAddr, request: &[u8]) -> Vec<u8> {
-    let mut sock = TcpStream::connect(addr).await.unwrap();
-    sock.write_all(request).await.unwrap();
-    let mut raw = Vec::new();
-    timeout(Duration::from_secs(5), sock.read_to_end(&mut raw))
-        .await
-        .expect("the server closes the connection")
-        .unwrap();
-    raw
+    let reply = raw_exchange(addr, request, false, |_| false).await;
+    assert!(reply.closed, "the server closes the connection");
+    reply.bytes
 }
 
 /// Serves `app` with `net::serve` on 127.0.0.1:0.

@@ -368,3 +368,60 @@ pub async fn listen(app: axum::Router) -> SocketAddr {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     addr
 }
+
+/// What came back on a raw socket, and whether the server closed it.
+pub struct RawReply {
+    pub bytes: Vec<u8>,
+    pub closed: bool,
+}
+
+impl RawReply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// Sends `request` as raw bytes on a new connection (then half-closes it,
+/// if asked) and reads until `enough` says so or the server closes the
+/// connection, at most 5 s.
+pub async fn raw_exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    half_close: bool,
+    enough: impl Fn(&[u8]) -> bool,
+) -> RawReply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(request).await.unwrap();
+    if half_close {
+        sock.shutdown().await.unwrap();
+    }
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, sock.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                return RawReply {
+                    bytes,
+                    closed: true,
+                }
+            }
+            Ok(Ok(n)) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if enough(&bytes) {
+                    return RawReply {
+                        bytes,
+                        closed: false,
+                    };
+                }
+            }
+            Err(_) => {
+                return RawReply {
+                    bytes,
+                    closed: false,
+                }
+            }
+        }
+    }
+}
