@@ -26,7 +26,6 @@
 //! place and says why.
 
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -311,10 +310,4 @@ fn timed_out() -> axum::response::Response {
         http::HeaderValue::from_static("application/json"),
     );
     res
-}
-
-impl From<TlsError> for io::Error {
-    fn from(e: TlsError) -> Self {
-        io::Error::new(io::ErrorKind::InvalidData, e)
-    }
 }

@@ -188,17 +188,15 @@ mod tests {
                 _ => format!("{l}\n"),
             })
             .collect();
-        let tmp = std::env::temp_dir().join(format!("hub-example-{}.toml", std::process::id()));
-        std::fs::write(&tmp, uncommented).unwrap();
+        let tmp = super::super::TempFile::with(&uncommented);
         let loaded = super::super::file::load(vec![
             OsString::from("server"),
             OsString::from("--config"),
-            tmp.clone().into_os_string(),
+            tmp.0.clone().into_os_string(),
             // The example's webhook URL needs its secret, which the file
             // leaves to the environment.
             OsString::from("--webhook-secret=example"),
         ]);
-        let _ = std::fs::remove_file(&tmp);
         match loaded {
             Ok(_) => {}
             Err(super::super::file::LoadError::File(e)) => panic!("{e}"),

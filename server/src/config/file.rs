@@ -269,30 +269,10 @@ fn first_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::TempFile;
 
-    fn write(text: &str) -> tempfile_path::TempPath {
-        tempfile_path::TempPath::with(text)
-    }
-
-    /// A file in the system's temp folder, removed on drop.
-    mod tempfile_path {
-        pub struct TempPath(pub std::path::PathBuf);
-        impl TempPath {
-            pub fn with(text: &str) -> Self {
-                let p = std::env::temp_dir().join(format!(
-                    "hub-config-test-{}-{}.toml",
-                    std::process::id(),
-                    rand::random::<u64>()
-                ));
-                std::fs::write(&p, text).unwrap();
-                Self(p)
-            }
-        }
-        impl Drop for TempPath {
-            fn drop(&mut self) {
-                let _ = std::fs::remove_file(&self.0);
-            }
-        }
+    fn write(text: &str) -> TempFile {
+        TempFile::with(text)
     }
 
     fn args(extra: &[&str]) -> Vec<OsString> {

@@ -594,3 +594,28 @@ fn patterns(flag: &str, list: &[String]) -> anyhow::Result<Vec<sse_hub::TopicPat
         .collect();
     sse_hub::TopicPattern::parse_all(&list).map_err(|e| anyhow::anyhow!("{flag}: {e}"))
 }
+
+/// A TOML file in the system's temp folder for the config tests, removed
+/// on drop.
+#[cfg(test)]
+pub(crate) struct TempFile(pub std::path::PathBuf);
+
+#[cfg(test)]
+impl TempFile {
+    pub(crate) fn with(text: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "hub-config-test-{}-{}.toml",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::write(&p, text).unwrap();
+        Self(p)
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
