@@ -758,3 +758,62 @@ async fn the_app_serves_in_process_from_a_config() {
     event_over(&client, &base, reqwest::Version::HTTP_11).await;
     hub.shutdown();
 }
+
+/// Over TLS too, a request must arrive whole in time: a body that stops
+/// half way gets 408 with a JSON error after `--request-timeout-secs`.
+#[tokio::test]
+async fn a_request_body_that_stalls_over_tls_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = Scratch::new("tls-408");
+    let (cert, key, pem) = certificate(&dir, "c");
+    let hub = run(binary()
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .args(["--log", "warn", "--request-timeout-secs", "1"]));
+    let addr = hub.base.trim_start_matches("https://").to_string();
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let der = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes());
+    roots.add(der.unwrap()).unwrap();
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        tokio_rustls::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let publisher = token("pub", sse_hub::Role::Publisher);
+    let head = format!(
+        "POST /api/sse/publish HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {publisher}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"event\":"
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("request_timeout") {
+        let n = tokio::time::timeout(Duration::from_secs(5), tls.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
