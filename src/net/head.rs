@@ -9,8 +9,9 @@
 //! to hyper together with the bytes already read, and hyper serves that one
 //! request. What is not a well-formed HTTP/1.x head is refused here, with a
 //! JSON body: 431 for a head over the size limit or with too many fields,
-//! 505 for HTTP/2 (the TLS proxy in front speaks h2; the hub speaks
-//! HTTP/1.1), 400 for the rest.
+//! 505 for HTTP/2 without TLS (h2 is offered over TLS, by ALPN), 400 for
+//! the rest, and 408 for a request that began but did not arrive whole in
+//! time (a connection that said nothing is just closed).
 //!
 //! The end of a head is looked for only in the bytes that arrived since the
 //! last look, and the head is parsed once it is whole: a client that drips
@@ -22,6 +23,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, StatusCode, Uri, Version};
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::time::Instant;
 
 use super::options::ServeOptions;
 
@@ -79,7 +81,12 @@ impl Refusal {
     const HTTP2: Refusal = Refusal {
         status: StatusCode::HTTP_VERSION_NOT_SUPPORTED,
         code: "http_version_not_supported",
-        message: "this hub speaks HTTP/1.1; HTTP/2 is for the TLS proxy in front of it",
+        message: "this port speaks HTTP/1.1; HTTP/2 is served over TLS (ALPN h2)",
+    };
+    const TIMEOUT: Refusal = Refusal {
+        status: StatusCode::REQUEST_TIMEOUT,
+        code: "request_timeout",
+        message: "the request did not arrive in time",
     };
     const MALFORMED: Refusal = Refusal {
         status: StatusCode::BAD_REQUEST,
@@ -88,9 +95,15 @@ impl Refusal {
     };
 }
 
-/// Reads the next request, starting with `carry` (bytes that followed the
-/// previous one). The whole request must arrive within the header timeout.
-pub(super) async fn read_request<S>(sock: &mut S, opts: &ServeOptions, carry: Bytes) -> Head
+/// Reads the next request, starting with `carry` (bytes already read:
+/// those that followed the previous request, or the first of this one).
+/// The whole request must arrive by `deadline`.
+pub(super) async fn read_request<S>(
+    sock: &mut S,
+    opts: &ServeOptions,
+    carry: Bytes,
+    deadline: Instant,
+) -> Head
 where
     S: AsyncRead + Unpin,
 {
@@ -159,9 +172,13 @@ where
             rest: Bytes::copy_from_slice(&buf),
         }
     };
-    tokio::time::timeout(opts.header_timeout, read)
-        .await
-        .unwrap_or(Head::Gone)
+    match tokio::time::timeout_at(deadline, read).await {
+        Ok(head) => head,
+        // Part of a request came (empty lines were dropped): say why it
+        // is not answered.
+        Err(_) if !buf.is_empty() => Head::Refused(Refusal::TIMEOUT),
+        Err(_) => Head::Gone,
+    }
 }
 
 /// Where the first empty line of `buf` ends (the end of a head), looking
@@ -294,6 +311,11 @@ fn classify(head: &[u8]) -> Class {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The deadline a connection's request gets.
+    fn soon(opts: &ServeOptions) -> Instant {
+        Instant::now() + opts.header_timeout
+    }
 
     #[test]
     fn plain_http1_requests_are_read_here() {
@@ -428,7 +450,7 @@ mod tests {
         });
         // A current-thread runtime: every parse of this read counts here.
         let before = PARSES.with(|p| p.get());
-        let read = read_request(&mut server, &opts, Bytes::new()).await;
+        let read = read_request(&mut server, &opts, Bytes::new(), soon(&opts)).await;
         let parses = PARSES.with(|p| p.get()) - before;
         assert!(matches!(read, Head::Request { .. }), "{read:?}");
         // A parse per arriving byte would be 15 000.
@@ -451,7 +473,7 @@ mod tests {
             client
         });
         let before = PARSED_BYTES.with(|p| p.get());
-        let read = read_request(&mut server, &opts, Bytes::new()).await;
+        let read = read_request(&mut server, &opts, Bytes::new(), soon(&opts)).await;
         let parsed = PARSED_BYTES.with(|p| p.get()) - before;
         let Head::Request { request, .. } = read else {
             panic!("{read:?}");
@@ -469,14 +491,14 @@ mod tests {
         use tokio::io::AsyncWriteExt;
         let big = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(opts.max_head_bytes));
         client.write_all(big.as_bytes()).await.unwrap();
-        let read = read_request(&mut server, &opts, Bytes::new()).await;
+        let read = read_request(&mut server, &opts, Bytes::new(), soon(&opts)).await;
         assert!(
             matches!(&read, Head::Refused(r) if *r == Refusal::TOO_LARGE),
             "{read:?}"
         );
         let (mut client, mut server) = tokio::io::duplex(64);
         client.write_all(H2_PREFACE).await.unwrap();
-        let read = read_request(&mut server, &opts, Bytes::new()).await;
+        let read = read_request(&mut server, &opts, Bytes::new(), soon(&opts)).await;
         assert!(
             matches!(&read, Head::Refused(r) if *r == Refusal::HTTP2),
             "{read:?}"
@@ -496,7 +518,8 @@ mod tests {
             client
         });
         let carry = Bytes::from_static(b"POST /a HTTP/1.1\r\n");
-        let Head::Request { request, rest, .. } = read_request(&mut server, &opts, carry).await
+        let Head::Request { request, rest, .. } =
+            read_request(&mut server, &opts, carry, soon(&opts)).await
         else {
             panic!("no request");
         };
@@ -514,7 +537,7 @@ mod tests {
                 .unwrap();
         });
         assert!(matches!(
-            read_request(&mut server, &opts, Bytes::new()).await,
+            read_request(&mut server, &opts, Bytes::new(), soon(&opts)).await,
             Head::Gone
         ));
     }

@@ -15,6 +15,7 @@ use http::{Method, Request, Uri, Version};
 use http_body_util::BodyExt;
 use proptest::prelude::*;
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 
 use super::head::{read_request, Head};
 use super::options::ServeOptions;
@@ -75,7 +76,14 @@ async fn ours(bytes: &[u8]) -> Vec<Read> {
         let mut reads = Vec::new();
         let mut carry = Bytes::new();
         loop {
-            match read_request(&mut sock, &opts, carry).await {
+            match read_request(
+                &mut sock,
+                &opts,
+                carry,
+                Instant::now() + opts.header_timeout,
+            )
+            .await
+            {
                 Head::Request {
                     request,
                     keep_alive,

@@ -18,7 +18,8 @@
 //! deadline and a bounded buffer, whoever reads it:
 //! - a request (head and body) must arrive whole within
 //!   [`ServeOptions::header_timeout`] of the connection's start or of the
-//!   previous answer, or the connection is closed;
+//!   previous answer, or the connection is closed (with 408 and a JSON
+//!   body if the request had begun);
 //! - a head over [`ServeOptions::max_head_bytes`] or with too many fields
 //!   gets 431, a head that is not HTTP/1.x gets 400, and HTTP/2 (h2c) gets
 //!   505, each with a JSON body, from this reader;
@@ -28,10 +29,16 @@
 //!   deadline (until the router has answered) and with capped buffers, then
 //!   closes the connection.
 //!
-//! HTTP/2 is served over TLS only ([`serve_tls`], [`tls`]): browsers use it
-//! only there, and that is where it matters (one connection for every
-//! tab's stream instead of six per host). There hyper serves every
-//! request, under the same deadlines.
+//! Until a request begins, a connection holds only its socket and a small
+//! wait; the reader, the router's future and everything else a request
+//! needs live in a box of their own for the time of that request.
+//!
+//! Over TLS ([`serve_tls`], [`tls`]) HTTP/1.1 is served by this same front,
+//! on a TLS connection that holds no buffers while it waits, so an idle
+//! stream costs little more than its TLS state. HTTP/2, offered only there
+//! (browsers use it only over TLS, and that is where it matters: one
+//! connection for every tab's stream instead of six per host), is served
+//! by hyper under the same deadlines.
 //!
 //! Apps that mount [`crate::router`] under `axum::serve` work the same;
 //! they pay hyper's buffers per stream, have none of the deadlines above,
@@ -49,6 +56,7 @@ mod pump;
 mod response;
 mod stall;
 pub mod tls;
+mod wire;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -61,6 +69,7 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -74,6 +83,7 @@ use self::pump::After;
 use self::response::Asked;
 pub use self::stall::{StallGuard, StallGuardListener};
 pub use self::tls::{serve_tls, TlsConfig, TlsError};
+use self::wire::Wire;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then stops
 /// accepting and returns once every connection has finished.
@@ -93,88 +103,145 @@ where
     .await;
 }
 
-async fn connection(
+/// A plain connection's task (a function returning the future, so that
+/// the task is the size of [`http1`]'s future and no more).
+fn connection(
     sock: TcpStream,
     peer: SocketAddr,
     app: Router,
     options: Arc<ServeOptions>,
     stop: CancellationToken,
-) {
-    // Everything up to a stream's response head runs in a box of its own,
-    // freed before the stream starts: an idle stream's task holds only the
-    // pump.
-    let pump = Box::pin(open(sock, peer, app, options, stop)).await;
-    if let Some(pump) = pump {
-        pump.await;
-    }
-}
-
-/// Serves requests until one turns into a stream (returned as its pump),
-/// the connection ends, or it goes to hyper.
-async fn open(
-    sock: TcpStream,
-    peer: SocketAddr,
-    app: Router,
-    options: Arc<ServeOptions>,
-    stop: CancellationToken,
-) -> Option<pump::Pump> {
+) -> impl Future<Output = ()> {
     // Frames are whole writes; Nagle would hold a small one back until the
     // previous one is acknowledged.
     let _ = sock.set_nodelay(true);
     // Every write from here on, ours or hyper's, gives up on a peer that
     // stopped reading.
-    let mut sock = StallGuard::new(sock, options.write_stall);
+    let sock = StallGuard::new(sock, options.write_stall);
+    http1(sock, peer, app, options, stop)
+}
+
+/// Serves HTTP/1.x on `sock` (plain, or TLS once its handshake is done)
+/// until the connection ends.
+async fn http1<S: Wire>(
+    mut sock: S,
+    peer: SocketAddr,
+    app: Router,
+    options: Arc<ServeOptions>,
+    stop: CancellationToken,
+) {
     let mut carry = Bytes::new();
-    loop {
+    let pump = loop {
         // The next request must be whole by then, whoever reads it.
         let deadline = Instant::now() + options.header_timeout;
-        let head = tokio::select! {
-            head = head::read_request(&mut sock, &options, carry) => head,
-            // Shutting down: a connection that has not asked for anything
-            // (yet, or since its last answer) is not worth waiting for.
-            () = stop.cancelled() => return None,
-        };
-        let (request, keep_alive, rest) = match head {
-            Head::Gone => return None,
-            Head::Refused(r) => {
-                response::refuse(sock, r.status, r.code, r.message).await;
-                return None;
+        if carry.is_empty() {
+            // Until a request begins, a connection holds its socket and
+            // this small wait (boxed, so that a stream's task does not
+            // carry its timer): a new connection, or one kept alive
+            // between requests, does not hold the request machinery.
+            match Box::pin(first_byte(&mut sock, deadline, &stop)).await {
+                Some(first) => carry = first,
+                None => return,
             }
-            Head::Other(read) => {
-                http(
-                    Prefixed::new(read, sock),
-                    peer,
-                    app,
-                    &options,
-                    deadline,
-                    stop,
-                )
-                .await;
-                return None;
-            }
-            Head::Request {
-                request,
-                keep_alive,
-                rest,
-            } => (*request, keep_alive, rest),
-        };
-        let asked = Asked {
-            head: request.method() == http::Method::HEAD,
-            version: request.version(),
-            // A server on its way down says so in its last answers.
-            keep_alive: keep_alive && !stop.is_cancelled(),
-        };
-        let mut request = request.map(Body::from);
-        request.extensions_mut().insert(ConnectInfo(peer));
-        let Ok(res) = app.clone().oneshot(request).await;
-        match response::respond(sock, res, asked).await {
-            After::Stream(pump) => return Some(pump),
-            After::Close => return None,
-            After::KeepAlive(next) => {
+        }
+        // A request is under way: everything up to its answer runs in a
+        // box of its own, freed before a stream starts (an idle stream's
+        // task holds only the pump) or the next request is awaited.
+        match Box::pin(request(sock, peer, &app, &options, &stop, carry, deadline)).await {
+            Next::Stream(pump) => break pump,
+            Next::KeepAlive(next, rest) => {
                 sock = next;
                 carry = rest;
             }
+            Next::Close => return,
         }
+    };
+    pump.await;
+}
+
+/// The first byte of the next request, unless the peer leaves, sends
+/// nothing by `deadline`, or the server is shutting down (a connection
+/// that has not asked for anything, yet or since its last answer, is not
+/// worth waiting for).
+async fn first_byte<S: Wire>(
+    sock: &mut S,
+    deadline: Instant,
+    stop: &CancellationToken,
+) -> Option<Bytes> {
+    let mut first = [0u8; 1];
+    let read = tokio::time::timeout_at(deadline, sock.read(&mut first));
+    let read = tokio::select! {
+        read = read => read,
+        () = stop.cancelled() => return None,
+    };
+    match read {
+        Ok(Ok(n)) if n > 0 => Some(Bytes::copy_from_slice(&first[..n])),
+        _ => None,
+    }
+}
+
+/// What a connection does after a request.
+enum Next<S> {
+    /// Its answer is a stream: the pump serves the rest of the connection.
+    Stream(pump::Pump<S>),
+    /// Answered; wait for the next request (`rest` is what followed this
+    /// one).
+    KeepAlive(S, Bytes),
+    /// Closed, or served to its end by hyper.
+    Close,
+}
+
+/// Reads one request, starting with `carry`, and answers it.
+async fn request<S: Wire>(
+    mut sock: S,
+    peer: SocketAddr,
+    app: &Router,
+    options: &ServeOptions,
+    stop: &CancellationToken,
+    carry: Bytes,
+    deadline: Instant,
+) -> Next<S> {
+    let head = tokio::select! {
+        head = head::read_request(&mut sock, options, carry, deadline) => head,
+        () = stop.cancelled() => return Next::Close,
+    };
+    let (request, keep_alive, rest) = match head {
+        Head::Gone => return Next::Close,
+        Head::Refused(r) => {
+            response::refuse(sock, r.status, r.code, r.message).await;
+            return Next::Close;
+        }
+        Head::Other(read) => {
+            http(
+                Prefixed::new(read, sock),
+                peer,
+                app.clone(),
+                options,
+                deadline,
+                stop.clone(),
+            )
+            .await;
+            return Next::Close;
+        }
+        Head::Request {
+            request,
+            keep_alive,
+            rest,
+        } => (*request, keep_alive, rest),
+    };
+    let asked = Asked {
+        head: request.method() == http::Method::HEAD,
+        version: request.version(),
+        // A server on its way down says so in its last answers.
+        keep_alive: keep_alive && !stop.is_cancelled(),
+    };
+    let mut request = request.map(Body::from);
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let Ok(res) = app.clone().oneshot(request).await;
+    match response::respond(sock, res, asked).await {
+        After::Stream(pump) => Next::Stream(pump),
+        After::Close => Next::Close,
+        After::KeepAlive(next) => Next::KeepAlive(next, rest),
     }
 }
 
@@ -183,8 +250,8 @@ async fn open(
 /// the hub's handlers, is after the body was read), the request must keep
 /// to `deadline`; hyper has no timeout for a body, so a body dripped or
 /// never sent would otherwise hold the connection forever.
-async fn http(
-    io: Prefixed<pump::Socket>,
+async fn http<S: Wire>(
+    io: Prefixed<S>,
     peer: SocketAddr,
     app: Router,
     options: &ServeOptions,
@@ -260,6 +327,6 @@ mod tests {
         );
         let size = std::mem::size_of_val(&task);
         assert!(size <= 512, "a stream task takes {size} bytes");
-        assert!(std::mem::size_of::<pump::Pump>() <= 160);
+        assert!(std::mem::size_of::<pump::Pump<StallGuard<TcpStream>>>() <= 160);
     }
 }

@@ -21,24 +21,20 @@ use std::task::{Context, Poll};
 use axum::body::{Body, HttpBody};
 use bytes::Bytes;
 use http::{StatusCode, Version};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncWriteExt;
 
 use super::encode::{chunk_size_line, encode_head, Framing, Persist};
-use super::stall::StallGuard;
+use super::wire::Wire;
 
 /// What to do with the socket once a response is out.
-pub(super) enum After {
+pub(super) enum After<S> {
     /// Nothing more: the socket is closed.
     Close,
     /// Read the next request on it.
-    KeepAlive(Socket),
+    KeepAlive(S),
     /// Stream the body: the head is written, the pump does the rest.
-    Stream(Pump),
+    Stream(Pump<S>),
 }
-
-/// A client socket whose writes fail once they stall past the limit.
-pub(super) type Socket = StallGuard<TcpStream>;
 
 /// Frames (or bytes) gathered into one write when a queue has a backlog.
 const MAX_BATCH_FRAMES: usize = 64;
@@ -47,12 +43,12 @@ const MAX_BATCH_BYTES: usize = 64 * 1024;
 /// Writes the head of an event-stream response and hands the connection
 /// to a [`Pump`]. HTTP/1.1 frames the body in chunks; an HTTP/1.0 body
 /// ends at the close.
-pub(super) async fn start(
-    mut sock: Socket,
+pub(super) async fn start<S: Wire>(
+    mut sock: S,
     headers: &http::HeaderMap,
     body: Body,
     version: Version,
-) -> After {
+) -> After<S> {
     let chunked = version == Version::HTTP_11;
     let (framing, conn) = if chunked {
         (Framing::Chunked, Persist::Default)
@@ -60,7 +56,7 @@ pub(super) async fn start(
         (Framing::UntilClose, Persist::UntilClose)
     };
     let head = encode_head(StatusCode::OK, headers, framing, conn);
-    if sock.write_all(&head).await.is_err() {
+    if sock.write_all(&head).await.is_err() || sock.flush().await.is_err() {
         return After::Close;
     }
     After::Stream(Pump {
@@ -79,15 +75,15 @@ pub(super) async fn start(
 /// (or sends anything), a write stalls past the socket's limit, or the hub
 /// cuts the stream. Frames already waiting go out together in one
 /// vectored write, as one chunk.
-pub(super) struct Pump {
-    sock: Socket,
+pub(super) struct Pump<S> {
+    sock: S,
     body: Body,
     chunked: bool,
     /// Bytes on their way out.
     out: Option<Out>,
 }
 
-impl Future for Pump {
+impl<S: Wire> Future for Pump<S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
@@ -119,29 +115,18 @@ impl Future for Pump {
                         continue;
                     }
                     Poll::Ready(None) => return Poll::Ready(()),
-                    Poll::Pending => body_waiting = true,
+                    Poll::Pending => {}
                 }
             }
-            match this.sock.get_ref().poll_read_ready(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(_)) => return Poll::Ready(()),
-                Poll::Ready(Ok(())) => {
-                    // The peer closed its side, failed, or sent bytes: a
-                    // client has nothing to say on a stream, and a request
-                    // pipelined behind an endless response could never be
-                    // answered.
-                    let mut probe = [0u8; 1];
-                    match this.sock.get_ref().try_read(&mut probe) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                        _ => return Poll::Ready(()),
-                    }
-                }
-            }
+            // The peer closed its side, failed, or sent bytes: a client
+            // has nothing to say on a stream, and a request pipelined
+            // behind an endless response could never be answered.
+            return this.sock.poll_hangup(cx);
         }
     }
 }
 
-impl Pump {
+impl<S> Pump<S> {
     /// The next frames to write: everything the body has ready, within the
     /// batch bounds, and whether the body then said Pending. `Ready(None)`:
     /// stop now (the body ended with nothing left to write, or the hub cut
@@ -232,9 +217,9 @@ struct Out {
 
 impl Out {
     /// Writes as much as the socket takes.
-    fn poll_write(
+    fn poll_write<S: Wire>(
         &mut self,
-        sock: &mut Socket,
+        sock: &mut S,
         chunked: bool,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
@@ -282,6 +267,7 @@ impl Out {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        Poll::Ready(Ok(()))
+        // A buffered writer (TLS) sends its records now; a socket is done.
+        Pin::new(sock).poll_flush(cx)
     }
 }

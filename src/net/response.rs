@@ -18,7 +18,8 @@ use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
 use super::encode::{chunk_size_line, encode_head, Framing, Persist};
-use super::pump::{self, After, Socket};
+use super::pump::{self, After};
+use super::wire::Wire;
 
 /// Bodies of known size up to this are written together with their head.
 const SMALL_BODY_BYTES: usize = 64 * 1024;
@@ -43,7 +44,7 @@ fn persist(asked: Asked) -> Persist {
 }
 
 /// Writes `res` for a request that asked `asked`.
-pub(super) async fn respond(mut sock: Socket, res: Response, asked: Asked) -> After {
+pub(super) async fn respond<S: Wire>(mut sock: S, res: Response, asked: Asked) -> After<S> {
     let status = res.status();
     let is_stream = status == StatusCode::OK
         && !asked.head
@@ -71,6 +72,8 @@ pub(super) async fn respond(mut sock: Socket, res: Response, asked: Asked) -> Af
     } else {
         write_with_body(&mut sock, status, &parts.headers, body, asked, conn).await
     };
+    // A buffered writer (TLS) sends its last records now.
+    let written = written && sock.flush().await.is_ok();
     if written && asked.keep_alive {
         After::KeepAlive(sock)
     } else {
@@ -87,7 +90,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// sending (a huge head): what it sends is read and dropped for a moment
 /// (at most [`LINGER`] and 256 KiB), so the kernel does not reset the
 /// connection before the answer is read.
-pub(super) async fn refuse(mut sock: Socket, status: StatusCode, code: &str, message: &str) {
+pub(super) async fn refuse<S: Wire>(mut sock: S, status: StatusCode, code: &str, message: &str) {
     let body = serde_json::json!({ "error": message, "code": code }).to_string();
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -116,8 +119,8 @@ pub(super) async fn refuse(mut sock: Socket, status: StatusCode, code: &str, mes
 }
 
 /// Writes head and body; false if the connection can't be used again.
-async fn write_with_body(
-    sock: &mut Socket,
+async fn write_with_body<S: Wire>(
+    sock: &mut S,
     status: StatusCode,
     headers: &HeaderMap,
     body: Body,
@@ -198,10 +201,10 @@ async fn write_with_body(
 
 /// Writes every data frame of `body`, each as the pieces `frame` makes of
 /// it (`None`: stop, the body broke its framing). False on any error.
-async fn copy_body(
+async fn copy_body<S: Wire>(
     mut body: Body,
     mut frame: impl FnMut(Bytes) -> Option<[Bytes; 3]>,
-    sock: &mut Socket,
+    sock: &mut S,
 ) -> bool {
     while let Some(next) = body.frame().await {
         let Ok(next) = next else { return false };
@@ -223,7 +226,7 @@ async fn copy_body(
 
 /// Writes `pieces` in order, in as few (vectored) writes as the socket
 /// allows: a chunk's size line, data and CRLF go out as one packet.
-async fn write_pieces(sock: &mut Socket, pieces: &[Bytes; 3]) -> io::Result<()> {
+async fn write_pieces<S: Wire>(sock: &mut S, pieces: &[Bytes; 3]) -> io::Result<()> {
     let mut storage = [
         IoSlice::new(&pieces[0]),
         IoSlice::new(&pieces[1]),

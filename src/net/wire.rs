@@ -1,0 +1,58 @@
+//! What the HTTP/1 front ([`super::head`], [`super::response`],
+//! [`super::pump`]) needs of a connection, so that it serves plain TCP and
+//! TLS alike.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::stall::StallGuard;
+use super::tls::TlsStream;
+
+/// A client connection: bytes both ways, and a way to notice the client
+/// without a read buffer.
+pub(super) trait Wire: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Ready once the peer has closed, failed or sent anything. The client
+    /// of a stream has nothing to say, so any of these ends the stream;
+    /// Pending costs no buffer while it waits.
+    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+}
+
+impl Wire for StallGuard<TcpStream> {
+    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            match self.get_ref().poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(_)) => return Poll::Ready(()),
+                Poll::Ready(Ok(())) => {
+                    let mut probe = [0u8; 1];
+                    match self.get_ref().try_read(&mut probe) {
+                        // Readiness that was not: wait again.
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        _ => return Poll::Ready(()),
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S> Wire for TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // A record that carries no data (a key update) is taken in and
+        // the wait goes on; data, `close_notify`, the socket's end or an
+        // error end it.
+        let mut probe = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut probe);
+        match Pin::new(self).poll_read(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(()),
+        }
+    }
+}
