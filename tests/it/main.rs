@@ -16,6 +16,7 @@ mod hub_core;
 mod presence;
 mod redis_nodes;
 mod serve;
+mod serve_tls;
 mod topics;
 mod webhook;
 mod wire_props;

@@ -1,0 +1,168 @@
+//! The TLS front: HTTP/1.1 over TLS is served by the same lean reader and
+//! pump as plain HTTP, so a stream's client is noticed leaving or talking
+//! at once, and kept-alive connections carry several requests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::*;
+use rustls::pki_types::{CertificateDer, ServerName};
+use sse_hub::net::{ServeOptions, TlsConfig};
+use sse_hub::{HubConfig, Role};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_rustls::client::TlsStream;
+
+/// A hub served over TLS with a certificate made for the test, and a
+/// client configuration that trusts it (ALPN `http/1.1`).
+async fn tls_server() -> (TestServer, tokio_rustls::TlsConnector) {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let dir = std::env::temp_dir().join(format!(
+        "sse-hub-tls-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+    let tls = TlsConfig::load(&cert, &key).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(made.cert.der().to_vec()))
+        .unwrap();
+    let mut client = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    client.alpn_protocols = vec![b"http/1.1".to_vec()];
+
+    let hub = sse_hub::Hub::new(HubConfig::default());
+    let auth = test_auth();
+    let app = sse_hub::router(hub.clone(), auth.clone());
+    let s = spawn_app(hub, auth, app, move |listener, app| {
+        sse_hub::net::serve_tls(
+            listener,
+            app,
+            ServeOptions::default(),
+            tls,
+            std::future::pending(),
+        )
+    })
+    .await;
+    (s, tokio_rustls::TlsConnector::from(Arc::new(client)))
+}
+
+async fn connect(s: &TestServer, tls: &tokio_rustls::TlsConnector) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(s.addr).await.unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    tls.connect(name, tcp).await.unwrap()
+}
+
+/// Reads until `needle` has arrived (false: the connection ended first).
+async fn read_until(sock: &mut TlsStream<TcpStream>, raw: &mut Vec<u8>, needle: &[u8]) -> bool {
+    let mut chunk = [0u8; 4096];
+    while !raw.windows(needle.len()).any(|w| w == needle) {
+        match timeout(Duration::from_secs(5), sock.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => raw.extend_from_slice(&chunk[..n]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn open_stream(
+    s: &TestServer,
+    tls: &tokio_rustls::TlsConnector,
+    user: &str,
+) -> TlsStream<TcpStream> {
+    let token = s.token(user, Role::User);
+    let mut sock = connect(s, tls).await;
+    let request = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
+    sock.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    assert!(
+        read_until(&mut sock, &mut raw, b"event: connected").await,
+        "no `connected` event: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    sock
+}
+
+async fn wait_for_connections(s: &TestServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.hub.connection_count() != n {
+        assert!(
+            Instant::now() < deadline,
+            "expected {n} connections, hub holds {}",
+            s.hub.connection_count()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_tls_stream_ends_when_its_client_leaves_closes_or_talks() {
+    let (s, tls) = tls_server().await;
+    // The socket closes without a word.
+    let sock = open_stream(&s, &tls, "leaver").await;
+    wait_for_connections(&s, 1).await;
+    drop(sock);
+    wait_for_connections(&s, 0).await;
+    // A TLS close (`close_notify`) with the socket still open.
+    let mut sock = open_stream(&s, &tls, "closer").await;
+    wait_for_connections(&s, 1).await;
+    sock.shutdown().await.unwrap();
+    wait_for_connections(&s, 0).await;
+    // Bytes after a stream's head can never be answered.
+    let mut sock = open_stream(&s, &tls, "talker").await;
+    wait_for_connections(&s, 1).await;
+    sock.write_all(b"GET /api/health HTTP/1.1\r\n\r\n")
+        .await
+        .unwrap();
+    sock.flush().await.unwrap();
+    wait_for_connections(&s, 0).await;
+}
+
+#[tokio::test]
+async fn a_kept_alive_tls_connection_carries_requests_then_a_stream() {
+    let (s, tls) = tls_server().await;
+    let mut sock = connect(&s, &tls).await;
+    let mut raw = Vec::new();
+    for _ in 0..3 {
+        sock.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        raw.clear();
+        assert!(read_until(&mut sock, &mut raw, b"}").await, "{raw:?}");
+        let text = String::from_utf8_lossy(&raw);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    }
+    // Then a stream on the same connection, and an event on it.
+    let token = s.token("kept", Role::User);
+    let request = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
+    sock.write_all(request.as_bytes()).await.unwrap();
+    raw.clear();
+    assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
+    wait_for_connections(&s, 1).await;
+    s.hub
+        .publish(
+            sse_hub::NewEvent::json(
+                "ping".parse().unwrap(),
+                &serde_json::json!({"n": 7}),
+                sse_hub::Target::User(sse_hub::UserId::new("kept").unwrap()),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(read_until(&mut sock, &mut raw, b"\"n\":7").await);
+}
