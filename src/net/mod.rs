@@ -69,7 +69,6 @@ use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -139,9 +138,8 @@ async fn http1<S: Wire>(
             // this small wait (boxed, so that a stream's task does not
             // carry its timer): a new connection, or one kept alive
             // between requests, does not hold the request machinery.
-            match Box::pin(first_byte(&mut sock, deadline, &stop)).await {
-                Some(first) => carry = first,
-                None => return,
+            if !Box::pin(request_begins(&mut sock, deadline, &stop)).await {
+                return;
             }
         }
         // A request is under way: everything up to its answer runs in a
@@ -159,24 +157,19 @@ async fn http1<S: Wire>(
     pump.await;
 }
 
-/// The first byte of the next request, unless the peer leaves, sends
-/// nothing by `deadline`, or the server is shutting down (a connection
-/// that has not asked for anything, yet or since its last answer, is not
-/// worth waiting for).
-async fn first_byte<S: Wire>(
+/// Waits until the next request begins: true once bytes can be read,
+/// false if the peer sends nothing by `deadline` or the server is shutting
+/// down (a connection that has not asked for anything, yet or since its
+/// last answer, is not worth waiting for).
+async fn request_begins<S: Wire>(
     sock: &mut S,
     deadline: Instant,
     stop: &CancellationToken,
-) -> Option<Bytes> {
-    let mut first = [0u8; 1];
-    let read = tokio::time::timeout_at(deadline, sock.read(&mut first));
-    let read = tokio::select! {
-        read = read => read,
-        () = stop.cancelled() => return None,
-    };
-    match read {
-        Ok(Ok(n)) if n > 0 => Some(Bytes::copy_from_slice(&first[..n])),
-        _ => None,
+) -> bool {
+    let readable = std::future::poll_fn(|cx| sock.poll_readable(cx));
+    tokio::select! {
+        readable = tokio::time::timeout_at(deadline, readable) => matches!(readable, Ok(Ok(()))),
+        () = stop.cancelled() => false,
     }
 }
 

@@ -12,9 +12,14 @@ use tokio::net::TcpStream;
 use super::stall::StallGuard;
 use super::tls::TlsStream;
 
-/// A client connection: bytes both ways, and a way to notice the client
+/// A client connection: bytes both ways, and ways to wait for the client
 /// without a read buffer.
 pub(super) trait Wire: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Ready once a read would not wait (bytes, the end, or an error are
+    /// there), without reading: so that waiting for a request to begin
+    /// costs no buffer and no read.
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
     /// Ready once the peer has closed, failed or sent anything. The client
     /// of a stream has nothing to say, so any of these ends the stream;
     /// Pending costs no buffer while it waits.
@@ -22,6 +27,10 @@ pub(super) trait Wire: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 }
 
 impl Wire for StallGuard<TcpStream> {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_ref().poll_read_ready(cx)
+    }
+
     fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
             match self.get_ref().poll_read_ready(cx) {
@@ -44,6 +53,12 @@ impl<S> Wire for TlsStream<S>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A TLS record may carry no data (a key update): what counts is
+        // decrypted bytes.
+        self.poll_plain(cx)
+    }
+
     fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // A record that carries no data (a key update) is taken in and
         // the wait goes on; data, `close_notify`, the socket's end or an

@@ -322,6 +322,32 @@ fn seal_into(
     }
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
+    /// Ready once decrypted bytes wait in `plain`, or the peer has closed
+    /// (`eof`); reads and decrypts what the socket has until then.
+    pub(crate) fn poll_plain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if self.taken < self.plain.len() || self.eof {
+                return Poll::Ready(Ok(()));
+            }
+            // What rustls must say (a ticket, a key update's answer) goes
+            // out when it can; reading does not wait for it.
+            if let Poll::Ready(Err(e)) = self.poll_send(cx) {
+                return Poll::Ready(Err(e));
+            }
+            self.drive(None)?;
+            if self.taken < self.plain.len() || self.eof {
+                continue;
+            }
+            if ready!(self.poll_fill(cx))? == 0 {
+                // Closed without `close_notify`: for a server reading
+                // requests, a truncated request is just a short one.
+                self.eof = true;
+            }
+        }
+    }
+}
+
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -329,35 +355,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        loop {
-            if this.taken < this.plain.len() {
-                let n = (this.plain.len() - this.taken).min(buf.remaining());
-                buf.put_slice(&this.plain[this.taken..this.taken + n]);
-                this.taken += n;
-                if this.taken == this.plain.len() {
-                    this.plain = Vec::new();
-                    this.taken = 0;
-                }
-                return Poll::Ready(Ok(()));
-            }
-            if this.eof {
-                return Poll::Ready(Ok(()));
-            }
-            // What rustls must say (a ticket, a key update's answer) goes
-            // out when it can; reading does not wait for it.
-            if let Poll::Ready(Err(e)) = this.poll_send(cx) {
-                return Poll::Ready(Err(e));
-            }
-            this.drive(None)?;
-            if this.taken < this.plain.len() || this.eof {
-                continue;
-            }
-            if ready!(this.poll_fill(cx))? == 0 {
-                // Closed without `close_notify`: for a server reading
-                // requests, a truncated request is just a short one.
-                this.eof = true;
-            }
+        ready!(this.poll_plain(cx))?;
+        let n = (this.plain.len() - this.taken).min(buf.remaining());
+        buf.put_slice(&this.plain[this.taken..this.taken + n]);
+        this.taken += n;
+        if this.taken == this.plain.len() {
+            this.plain = Vec::new();
+            this.taken = 0;
         }
+        Poll::Ready(Ok(()))
     }
 }
 
