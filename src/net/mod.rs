@@ -61,6 +61,7 @@ mod wire;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
@@ -134,11 +135,13 @@ async fn http1<S: Wire>(
         // The next request must be whole by then, whoever reads it.
         let deadline = Instant::now() + options.header_timeout;
         if carry.is_empty() {
-            // Until a request begins, a connection holds its socket and
-            // this small wait (boxed, so that a stream's task does not
-            // carry its timer): a new connection, or one kept alive
-            // between requests, does not hold the request machinery.
-            if !Box::pin(request_begins(&mut sock, deadline, &stop)).await {
+            // A request already there goes straight on. Until one
+            // begins, a connection holds its socket and this small wait
+            // (boxed, so that a stream's task does not carry its timer):
+            // a new connection, or one kept alive between requests, does
+            // not hold the request machinery.
+            let begun = std::future::poll_fn(|cx| Poll::Ready(sock.poll_readable(cx).is_ready()));
+            if !begun.await && !Box::pin(request_begins(&mut sock, deadline, &stop)).await {
                 return;
             }
         }
@@ -168,6 +171,9 @@ async fn request_begins<S: Wire>(
 ) -> bool {
     let readable = std::future::poll_fn(|cx| sock.poll_readable(cx));
     tokio::select! {
+        // The socket first: asking the token registers with a lock that
+        // every connection shares.
+        biased;
         readable = tokio::time::timeout_at(deadline, readable) => matches!(readable, Ok(Ok(()))),
         () = stop.cancelled() => false,
     }
@@ -195,6 +201,7 @@ async fn request<S: Wire>(
     deadline: Instant,
 ) -> Next<S> {
     let head = tokio::select! {
+        biased;
         head = head::read_request(&mut sock, options, carry, deadline) => head,
         () = stop.cancelled() => return Next::Close,
     };
