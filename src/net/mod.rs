@@ -29,9 +29,9 @@
 //!   deadline (until the router has answered) and with capped buffers, then
 //!   closes the connection.
 //!
-//! Until a request begins, a connection holds only its socket and a small
-//! wait; the reader, the router's future and everything else a request
-//! needs live in a box of their own for the time of that request.
+//! Until its first request begins, a connection holds only its socket and
+//! a small wait; the reader, the router's future and everything else
+//! requests need live in a box of their own, freed when a stream starts.
 //!
 //! Over TLS ([`serve_tls`], [`tls`]) HTTP/1.1 is served by this same front,
 //! on a TLS connection that holds no buffers while it waits, so an idle
@@ -58,7 +58,7 @@ mod stall;
 pub mod tls;
 mod wire;
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::Poll;
@@ -130,46 +130,35 @@ async fn http1<S: Wire>(
     options: Arc<ServeOptions>,
     stop: CancellationToken,
 ) {
-    let mut carry = Bytes::new();
-    let pump = loop {
-        // The next request must be whole by then, whoever reads it.
-        let deadline = Instant::now() + options.header_timeout;
-        if carry.is_empty() {
-            // A request already there goes straight on. Until one
-            // begins, a connection holds its socket and this small wait
-            // (boxed, so that a stream's task does not carry its timer):
-            // a new connection, or one kept alive between requests, does
-            // not hold the request machinery.
-            let begun = std::future::poll_fn(|cx| Poll::Ready(sock.poll_readable(cx).is_ready()));
-            if !begun.await && !Box::pin(request_begins(&mut sock, deadline, &stop)).await {
-                return;
-            }
-        }
-        // A request is under way: everything up to its answer runs in a
-        // box of its own, freed before a stream starts (an idle stream's
-        // task holds only the pump) or the next request is awaited.
-        match Box::pin(request(sock, peer, &app, &options, &stop, carry, deadline)).await {
-            Next::Stream(pump) => break pump,
-            Next::KeepAlive(next, rest) => {
-                sock = next;
-                carry = rest;
-            }
-            Next::Close => return,
-        }
+    // The first request must be whole by then, whoever reads it.
+    let deadline = Instant::now() + options.header_timeout;
+    // A request already there goes straight on. Until one begins, a new
+    // connection (a TLS one after its handshake, too) holds its socket and
+    // this small wait (boxed, so that a stream's task does not carry its
+    // timer), not the request machinery.
+    let begun = poll_fn(|cx| Poll::Ready(sock.poll_readable(cx).is_ready()));
+    if !begun.await && !Box::pin(request_begins(&mut sock, deadline, &stop)).await {
+        return;
+    }
+    // Requests are under way: everything up to a stream's head runs in a
+    // box of its own, freed before the stream starts (an idle stream's
+    // task holds only the pump).
+    let Some(pump) = Box::pin(requests(sock, peer, &app, &options, &stop, deadline)).await else {
+        return;
     };
     pump.await;
 }
 
-/// Waits until the next request begins: true once bytes can be read,
+/// Waits until the first request begins: true once bytes can be read,
 /// false if the peer sends nothing by `deadline` or the server is shutting
-/// down (a connection that has not asked for anything, yet or since its
-/// last answer, is not worth waiting for).
+/// down (a connection that has not asked for anything is not worth waiting
+/// for).
 async fn request_begins<S: Wire>(
     sock: &mut S,
     deadline: Instant,
     stop: &CancellationToken,
 ) -> bool {
-    let readable = std::future::poll_fn(|cx| sock.poll_readable(cx));
+    let readable = poll_fn(|cx| sock.poll_readable(cx));
     tokio::select! {
         // The socket first: asking the token registers with a lock that
         // every connection shares.
@@ -179,69 +168,66 @@ async fn request_begins<S: Wire>(
     }
 }
 
-/// What a connection does after a request.
-enum Next<S> {
-    /// Its answer is a stream: the pump serves the rest of the connection.
-    Stream(pump::Pump<S>),
-    /// Answered; wait for the next request (`rest` is what followed this
-    /// one).
-    KeepAlive(S, Bytes),
-    /// Closed, or served to its end by hyper.
-    Close,
-}
-
-/// Reads one request, starting with `carry`, and answers it.
-async fn request<S: Wire>(
+/// Serves requests until one turns into a stream (returned as its pump),
+/// the connection ends, or it goes to hyper.
+async fn requests<S: Wire>(
     mut sock: S,
     peer: SocketAddr,
     app: &Router,
     options: &ServeOptions,
     stop: &CancellationToken,
-    carry: Bytes,
-    deadline: Instant,
-) -> Next<S> {
-    let head = tokio::select! {
-        biased;
-        head = head::read_request(&mut sock, options, carry, deadline) => head,
-        () = stop.cancelled() => return Next::Close,
-    };
-    let (request, keep_alive, rest) = match head {
-        Head::Gone => return Next::Close,
-        Head::Refused(r) => {
-            response::refuse(sock, r.status, r.code, r.message).await;
-            return Next::Close;
+    mut deadline: Instant,
+) -> Option<pump::Pump<S>> {
+    let mut carry = Bytes::new();
+    loop {
+        let head = tokio::select! {
+            biased;
+            head = head::read_request(&mut sock, options, carry, deadline) => head,
+            // Shutting down: a connection that has not asked for anything
+            // since its last answer is not worth waiting for.
+            () = stop.cancelled() => return None,
+        };
+        let (request, keep_alive, rest) = match head {
+            Head::Gone => return None,
+            Head::Refused(r) => {
+                response::refuse(sock, r.status, r.code, r.message).await;
+                return None;
+            }
+            Head::Other(read) => {
+                http(
+                    Prefixed::new(read, sock),
+                    peer,
+                    app.clone(),
+                    options,
+                    deadline,
+                    stop.clone(),
+                )
+                .await;
+                return None;
+            }
+            Head::Request {
+                request,
+                keep_alive,
+                rest,
+            } => (*request, keep_alive, rest),
+        };
+        let asked = Asked {
+            head: request.method() == http::Method::HEAD,
+            version: request.version(),
+            // A server on its way down says so in its last answers.
+            keep_alive: keep_alive && !stop.is_cancelled(),
+        };
+        let mut request = request.map(Body::from);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let Ok(res) = app.clone().oneshot(request).await;
+        match response::respond(sock, res, asked).await {
+            After::Stream(pump) => return Some(pump),
+            After::Close => return None,
+            After::KeepAlive(next) => sock = next,
         }
-        Head::Other(read) => {
-            http(
-                Prefixed::new(read, sock),
-                peer,
-                app.clone(),
-                options,
-                deadline,
-                stop.clone(),
-            )
-            .await;
-            return Next::Close;
-        }
-        Head::Request {
-            request,
-            keep_alive,
-            rest,
-        } => (*request, keep_alive, rest),
-    };
-    let asked = Asked {
-        head: request.method() == http::Method::HEAD,
-        version: request.version(),
-        // A server on its way down says so in its last answers.
-        keep_alive: keep_alive && !stop.is_cancelled(),
-    };
-    let mut request = request.map(Body::from);
-    request.extensions_mut().insert(ConnectInfo(peer));
-    let Ok(res) = app.clone().oneshot(request).await;
-    match response::respond(sock, res, asked).await {
-        After::Stream(pump) => Next::Stream(pump),
-        After::Close => Next::Close,
-        After::KeepAlive(next) => Next::KeepAlive(next, rest),
+        carry = rest;
+        // The next request must be whole by then, whoever reads it.
+        deadline = Instant::now() + options.header_timeout;
     }
 }
 
