@@ -3,14 +3,12 @@
 //! TLS alike.
 
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use super::stall::StallGuard;
-use super::tls::TlsStream;
 
 /// A client connection: bytes both ways, and ways to wait for the client
 /// without a read buffer.
@@ -45,29 +43,6 @@ impl Wire for StallGuard<TcpStream> {
                     }
                 }
             }
-        }
-    }
-}
-
-impl<S> Wire for TlsStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        // A TLS record may carry no data (a key update): what counts is
-        // decrypted bytes.
-        self.poll_plain(cx)
-    }
-
-    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // A record that carries no data (a key update) is taken in and
-        // the wait goes on; data, `close_notify`, the socket's end or an
-        // error end it.
-        let mut probe = [0u8; 1];
-        let mut buf = ReadBuf::new(&mut probe);
-        match Pin::new(self).poll_read(cx, &mut buf) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(_) => Poll::Ready(()),
         }
     }
 }

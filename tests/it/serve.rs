@@ -98,18 +98,6 @@ async fn open_stream(addr: std::net::SocketAddr, request: &str) -> (TcpStream, V
     (sock, raw)
 }
 
-async fn wait_for_connections(s: &TestServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while s.hub.connection_count() != n {
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} connections, hub holds {}",
-            s.hub.connection_count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn an_http11_stream_is_chunked_sse_and_ends_with_the_last_chunk() {
     let s = server().await;
@@ -293,7 +281,7 @@ async fn a_stream_on_a_reused_connection_is_written_by_the_lean_path() {
     .await
     .unwrap();
     assert!(read_until(&mut sock, &mut buf, b"event: connected").await);
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     s.publish("ping", json!({"n": 7}), json!({"user": "reuser"}))
         .await;
     assert!(read_until(&mut sock, &mut buf, b"\"n\":7").await);
@@ -302,7 +290,7 @@ async fn a_stream_on_a_reused_connection_is_written_by_the_lean_path() {
         closes_within(&mut sock, 3).await,
         "the stream went to hyper, which keeps a talking client"
     );
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
 }
 
 #[tokio::test]
@@ -311,10 +299,10 @@ async fn a_client_that_leaves_or_talks_is_released_at_once() {
     let token = s.token("leaver", Role::User);
     let request = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
     let (sock, _) = open_stream(s.addr, &request).await;
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     // Gone without a word: no heartbeat or publish is needed to notice.
     drop(sock);
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
 
     // Bytes after a stream's head can never be answered: the stream ends.
     let (mut sock, _) = open_stream(s.addr, &request).await;
@@ -322,7 +310,7 @@ async fn a_client_that_leaves_or_talks_is_released_at_once() {
         .await
         .unwrap();
     assert!(closes_within(&mut sock, 5).await);
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
 }
 
 #[tokio::test]

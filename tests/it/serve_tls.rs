@@ -12,7 +12,7 @@ use sse_hub::net::{ServeOptions, TlsConfig};
 use sse_hub::{HubConfig, Role};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 use tokio_rustls::client::TlsStream;
 
 /// A hub served over TLS with a certificate made for the test, and a
@@ -97,39 +97,27 @@ async fn open_stream(
     sock
 }
 
-async fn wait_for_connections(s: &TestServer, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while s.hub.connection_count() != n {
-        assert!(
-            Instant::now() < deadline,
-            "expected {n} connections, hub holds {}",
-            s.hub.connection_count()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_tls_stream_ends_when_its_client_leaves_closes_or_talks() {
     let (s, tls) = tls_server().await;
     // The socket closes without a word.
     let sock = open_stream(&s, &tls, "leaver").await;
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     drop(sock);
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
     // A TLS close (`close_notify`) with the socket still open.
     let mut sock = open_stream(&s, &tls, "closer").await;
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     sock.shutdown().await.unwrap();
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
     // Bytes after a stream's head can never be answered.
     let mut sock = open_stream(&s, &tls, "talker").await;
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     sock.write_all(b"GET /api/health HTTP/1.1\r\n\r\n")
         .await
         .unwrap();
     sock.flush().await.unwrap();
-    wait_for_connections(&s, 0).await;
+    s.wait_for_connections(0).await;
 }
 
 #[tokio::test]
@@ -152,7 +140,7 @@ async fn a_kept_alive_tls_connection_carries_requests_then_a_stream() {
     sock.write_all(request.as_bytes()).await.unwrap();
     raw.clear();
     assert!(read_until(&mut sock, &mut raw, b"event: connected").await);
-    wait_for_connections(&s, 1).await;
+    s.wait_for_connections(1).await;
     s.hub
         .publish(
             sse_hub::NewEvent::json(

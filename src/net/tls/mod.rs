@@ -126,7 +126,7 @@ async fn connection(
     if tls.alpn_protocol() == Some(b"h2") {
         Box::pin(http2(tls, peer, app, options, stop)).await;
     } else {
-        super::http1(tls, peer, app, options, stop).await;
+        super::http1::serve(tls, peer, app, options, stop).await;
     }
 }
 

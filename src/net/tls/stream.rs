@@ -24,6 +24,8 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::net::wire::Wire;
+
 /// Bytes read from the socket at a time: a whole record of the largest
 /// size fits in one read.
 const READ_CHUNK: usize = 16 * 1024 + 512;
@@ -268,30 +270,47 @@ impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
     }
 }
 
-/// Appends what `encode` writes to `out`, growing it to the size rustls
-/// asks for.
-fn encode_into(
+/// A write into a buffer: the bytes written, or the size it needs
+/// (`Err(Ok(size))`), or why it failed.
+type Fill = Result<usize, io::Result<usize>>;
+
+/// Appends what `write` puts into a buffer to `out`, starting with `room`
+/// bytes and growing to what rustls asks for.
+fn append(
     out: &mut Vec<u8>,
-    mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+    mut room: usize,
+    mut write: impl FnMut(&mut [u8]) -> Fill,
 ) -> io::Result<()> {
     let start = out.len();
-    let mut room = 512;
     loop {
         out.resize(start + room, 0);
-        match encode(&mut out[start..]) {
+        let failed = match write(&mut out[start..]) {
             Ok(n) => {
                 out.truncate(start + n);
                 return Ok(());
             }
-            Err(EncodeError::InsufficientSize(s)) if s.required_size > room => {
-                room = s.required_size;
+            Err(Ok(needed)) if needed > room => {
+                room = needed;
+                continue;
             }
-            Err(e) => {
-                out.truncate(start);
-                return Err(io::Error::other(e));
-            }
-        }
+            Err(Ok(needed)) => io::Error::other(format!("rustls asked for {needed} bytes")),
+            Err(Err(e)) => e,
+        };
+        out.truncate(start);
+        return Err(failed);
     }
+}
+
+/// Appends the handshake record `encode` writes to `out`.
+fn encode_into(
+    out: &mut Vec<u8>,
+    mut encode: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+) -> io::Result<()> {
+    append(out, 512, |buf| match encode(buf) {
+        Ok(n) => Ok(n),
+        Err(EncodeError::InsufficientSize(s)) => Err(Ok(s.required_size)),
+        Err(e) => Err(Err(io::Error::other(e))),
+    })
 }
 
 /// Appends the records that `encrypt` makes of `data` to `out`.
@@ -300,26 +319,14 @@ fn seal_into(
     data: &[u8],
     mut encrypt: impl FnMut(&[u8], &mut [u8]) -> Result<usize, EncryptError>,
 ) -> io::Result<()> {
-    let start = out.len();
     // A record adds at most a header, a content type, a tag and an
     // explicit nonce; one per 16 KiB.
-    let mut room = data.len() + (data.len() / (16 * 1024) + 1) * 64;
-    loop {
-        out.resize(start + room, 0);
-        match encrypt(data, &mut out[start..]) {
-            Ok(n) => {
-                out.truncate(start + n);
-                return Ok(());
-            }
-            Err(EncryptError::InsufficientSize(s)) if s.required_size > room => {
-                room = s.required_size;
-            }
-            Err(e) => {
-                out.truncate(start);
-                return Err(io::Error::other(e));
-            }
-        }
-    }
+    let room = data.len() + (data.len() / (16 * 1024) + 1) * 64;
+    append(out, room, |buf| match encrypt(data, buf) {
+        Ok(n) => Ok(n),
+        Err(EncryptError::InsufficientSize(s)) => Err(Ok(s.required_size)),
+        Err(e) => Err(Err(io::Error::other(e))),
+    })
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream<S> {
@@ -423,6 +430,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
         }
         ready!(this.poll_send(cx))?;
         Pin::new(&mut this.io).poll_shutdown(cx)
+    }
+}
+
+impl<S> Wire for TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn poll_readable(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A TLS record may carry no data (a key update): what counts is
+        // decrypted bytes.
+        self.poll_plain(cx)
+    }
+
+    fn poll_hangup(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // A record that carries no data (a key update) is taken in and
+        // the wait goes on; data, `close_notify`, the socket's end or an
+        // error end it.
+        let mut probe = [0u8; 1];
+        let mut buf = ReadBuf::new(&mut probe);
+        match Pin::new(self).poll_read(cx, &mut buf) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(_) => Poll::Ready(()),
+        }
     }
 }
 

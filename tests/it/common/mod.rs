@@ -153,6 +153,19 @@ where
 }
 
 impl TestServer {
+    /// Waits (up to 5 s) until the hub holds `n` connections.
+    pub async fn wait_for_connections(&self, n: usize) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while self.hub.connection_count() != n {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} connections, hub holds {}",
+                self.hub.connection_count()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
