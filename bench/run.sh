@@ -141,6 +141,7 @@ http {
     listen 127.0.0.1:3905 ssl http2;
     ssl_certificate $work/tls-cert.pem;
     ssl_certificate_key $work/tls-key.pem;
+    location = /pub { nchan_publisher; nchan_channel_id \$arg_ch; nchan_message_buffer_length 2000; }
     location = /sub { nchan_subscriber eventsource; nchan_channel_id \$arg_ch; }
   }
 }
@@ -160,6 +161,14 @@ CONF
       --connections 3000 --events 0 --hold-secs 2 --server-pid "$tls_hub" --label "tls $mode: hub"
     run --kind nchan --addr 127.0.0.1:3905 --tls "$mode" --tls-ca "$work/tls-cert.pem" \
       --connections 3000 --events 0 --hold-secs 2 $tls_nginx --label "tls $mode: nginx+nchan"
+    # Delivery over TLS: 1 000 streams, 1 000 events at 1 000/s, published
+    # over TLS too; the servers' CPU per delivered message.
+    if [ "$mode" != handshake ]; then
+      run --kind hub --addr 127.0.0.1:3904 --jwt-secret "$SECRET" --tls "$mode" --tls-ca "$work/tls-cert.pem" \
+        --connections 1000 --events 1000 --rate 1000 --server-pid "$tls_hub" --label "tls $mode fan-out: hub"
+      run --kind nchan --addr 127.0.0.1:3905 --tls "$mode" --tls-ca "$work/tls-cert.pem" \
+        --connections 1000 --events 1000 --rate 1000 $tls_nginx --label "tls $mode fan-out: nginx+nchan"
+    fi
     kill "$tls_hub"; wait "$tls_hub" 2>/dev/null || true
     kill -QUIT "$tls_master"
     for _ in $(seq 100); do [ -f "$work/nginx-tls.pid" ] || break; sleep 0.1; done
@@ -250,7 +259,8 @@ if saturated:
     for r in saturated:
         print(f"| {r.get('label', r['kind'])} | {r['connections_held']} | {r.get('publishers', 1)} | {r['events']} | {r.get('publishes_per_sec', 0):.0f} | "
               f"{r['delivered_per_sec']:.0f} | {r['latency_ms']['p99']:.1f} | {r['loss']} |")
-tls = [r for r in rows if r.get("tls")]
+tls = [r for r in rows if r.get("tls") and r["events"] == 0]
+tls_fan = [r for r in rows if r.get("tls") and r["events"] > 0]
 if tls:
     print("\n## Idle connections over TLS\n")
     print("3 000 connections each, on fresh servers terminating TLS themselves (self-signed P-256 certificate, TLS 1.3): "
@@ -265,6 +275,18 @@ if tls:
         hm, nm = h.get("memory_per_connection_bytes") or 0, n.get("memory_per_connection_bytes") or 0
         ratio = f"{hm / nm:.0%}" if nm else "-"
         print(f"| {mode} ({h['connections_held']} / {n['connections_held']} held) | {hm/1024:.1f} KiB | {nm/1024:.1f} KiB | {ratio} |")
+if tls_fan:
+    print("\n## Delivery over TLS\n")
+    print("1 000 streams over TLS, 1 000 events at 1 000/s (published over TLS too), 256-byte payloads; "
+          "server CPU is user + system time of the server's processes over the run, per delivered message.\n")
+    print("| run | delivered | loss | delivered msg/s | p50 ms | p99 ms | server CPU | CPU µs / message |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in tls_fan:
+        c = r.get("server_cpu_secs")
+        per = f"{c * 1e6 / r['delivered']:.2f}" if c is not None and r["delivered"] else "-"
+        cs = f"{c:.2f} s" if c is not None else "-"
+        print(f"| {r.get('label', r['kind'])} | {r['delivered']} | {r['loss']} | {r['delivered_per_sec']:.0f} | "
+              f"{r['latency_ms']['p50']:.2f} | {r['latency_ms']['p99']:.2f} | {cs} | {per} |")
 print("\n## Criterion micro-benchmarks (`cargo bench -p sse-hub --bench hot_paths`)\n")
 print("```\n" + criterion.strip() + "\n```")
 print("\n## History memory (`cargo bench -p sse-hub --bench history_memory`)\n")

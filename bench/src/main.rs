@@ -88,8 +88,8 @@ struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Hold idle connections over TLS instead (with --events 0): the
-    /// handshake alone, or one stream over HTTP/1.1 or HTTP/2 each.
+    /// Connect over TLS instead: the handshake alone (held idle, with
+    /// --events 0), or one stream over HTTP/1.1 or HTTP/2 each.
     #[arg(long, value_enum)]
     tls: Option<tls::Mode>,
     /// The PEM certificate the TLS server presents (trusted as a root).
@@ -105,6 +105,25 @@ fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
+}
+
+/// The CPU time (user + system) `pids` have used so far, in seconds; None
+/// if there are none or one is unreadable.
+fn cpu_secs(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    // Clock ticks: 100 a second on Linux.
+    pids.iter()
+        .map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // Fields after the command name, which is in parentheses.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .sum()
 }
 
 /// The summed memory of `pids` in KiB; None if there are none or one is
@@ -145,7 +164,7 @@ fn send_time(line: &[u8]) -> Option<u64> {
 /// One connection, plain or over TLS.
 enum Opened {
     Plain(tokio::net::TcpStream),
-    Tls(tls::Held),
+    Tls(tls::Opened),
 }
 
 /// The path of subscriber `i`'s stream.
@@ -200,17 +219,42 @@ async fn subscribe(args: &Args, i: usize) -> anyhow::Result<tokio::net::TcpStrea
     Ok(stream)
 }
 
-async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, expected: u64) {
+/// A stream's body, plain or over TLS.
+enum Body {
+    Socket(Box<dyn tokio::io::AsyncRead + Send + Unpin>),
+    H2(h2::RecvStream),
+}
+
+impl Body {
+    /// The next bytes, None at the end (or after 15 s of nothing).
+    async fn next(&mut self, buf: &mut [u8]) -> Option<bytes::Bytes> {
+        let wait = Duration::from_secs(15);
+        match self {
+            Body::Socket(s) => match tokio::time::timeout(wait, s.read(buf)).await {
+                Ok(Ok(n)) if n > 0 => Some(bytes::Bytes::copy_from_slice(&buf[..n])),
+                _ => None,
+            },
+            Body::H2(body) => match tokio::time::timeout(wait, body.data()).await {
+                Ok(Some(Ok(data))) => {
+                    let _ = body.flow_control().release_capacity(data.len());
+                    Some(data)
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+async fn read_events(mut body: Body, shared: Arc<Shared>, expected: u64) {
     let mut buf = vec![0u8; 16 * 1024];
     let mut pending: Vec<u8> = Vec::new();
     let mut got = 0u64;
     let mut local = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
     while got < expected {
-        let n = match tokio::time::timeout(Duration::from_secs(15), stream.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => n,
-            _ => break,
+        let Some(chunk) = body.next(&mut buf).await else {
+            break;
         };
-        pending.extend_from_slice(&buf[..n]);
+        pending.extend_from_slice(&chunk);
         let mut start = 0;
         while let Some(nl) = pending[start..].iter().position(|b| *b == b'\n') {
             let line = &pending[start..start + nl];
@@ -235,14 +279,29 @@ async fn read_events(mut stream: tokio::net::TcpStream, shared: Arc<Shared>, exp
 /// spends its CPU on little more than the bytes (a general HTTP client
 /// costs more per request than the hub it measures).
 struct RawClient {
-    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    stream: tokio::io::BufReader<Box<dyn Io>>,
     head: Vec<u8>,
 }
 
+/// A connection, plain or TLS.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
+
 impl RawClient {
-    async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+    /// Connects to `addr`, over TLS (HTTP/1.1) when `tls` is given.
+    async fn connect(
+        addr: SocketAddr,
+        tls: Option<&tokio_rustls::TlsConnector>,
+    ) -> anyhow::Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
+        let stream: Box<dyn Io> = match tls {
+            Some(tls) => {
+                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
+                Box::new(tls.connect(name, stream).await?)
+            }
+            None => Box::new(stream),
+        };
         Ok(Self {
             stream: tokio::io::BufReader::new(stream),
             head: Vec::with_capacity(512),
@@ -300,7 +359,12 @@ async fn publish_share(args: Arc<Args>, me: usize) -> anyhow::Result<()> {
         }
         Kind::Nchan => (format!("/pub?ch={}", args.channel), String::new()),
     };
-    let mut client = RawClient::connect(node).await?;
+    // Over TLS when the streams are: the server has one listener.
+    let tls = match args.tls {
+        Some(_) => Some(tls::connector(&args.tls_ca, tls::Mode::H1)?),
+        None => None,
+    };
+    let mut client = RawClient::connect(node, tls.as_ref()).await?;
     let pad = "x".repeat(args.payload.saturating_sub(48));
     let publishers = args.publishers.max(1) as u64;
     let interval =
@@ -353,6 +417,7 @@ async fn publish(args: &Arc<Args>) -> anyhow::Result<(u64, u64)> {
 async fn main() -> anyhow::Result<()> {
     let args = Arc::new(Args::parse());
     let pss_before = pss_kb(&args.server_pid);
+    let cpu_before = cpu_secs(&args.server_pid);
     let shared = Arc::new(Shared {
         latency: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3)?),
         delivered: AtomicU64::new(0),
@@ -363,11 +428,14 @@ async fn main() -> anyhow::Result<()> {
     let connect_start = Instant::now();
     let mut connect_times = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut streams = Vec::with_capacity(args.connections);
+    // Connections held with no stream (TLS handshake only), and what keeps
+    // each HTTP/2 stream's connection open.
     let mut held_tls: Vec<tls::Held> = Vec::new();
+    let mut h2_connections: Vec<tls::Held> = Vec::new();
     let tls_connector = match args.tls {
         Some(mode) => {
-            if args.events > 0 {
-                bail!("--tls holds idle connections: use it with --events 0");
+            if args.events > 0 && mode == tls::Mode::Handshake {
+                bail!("--tls handshake holds idle connections: use it with --events 0");
             }
             Some(tls::connector(&args.tls_ca, mode)?)
         }
@@ -400,8 +468,13 @@ async fn main() -> anyhow::Result<()> {
                 (Ok(s), took) => {
                     let _ = connect_times.record(took.as_micros().max(1) as u64);
                     match s {
-                        Opened::Plain(s) => streams.push(s),
-                        Opened::Tls(s) => held_tls.push(s),
+                        Opened::Plain(s) => streams.push(Body::Socket(Box::new(s))),
+                        Opened::Tls(tls::Opened::H1(s)) => streams.push(Body::Socket(Box::new(s))),
+                        Opened::Tls(tls::Opened::H2(body, keep)) => {
+                            streams.push(Body::H2(body));
+                            h2_connections.push(keep);
+                        }
+                        Opened::Tls(tls::Opened::Idle(held)) => held_tls.push(held),
                     }
                 }
                 (Err(e), _) => {
@@ -419,7 +492,6 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
     }
     let pss_connected = pss_kb(&args.server_pid);
-    drop(held_tls);
 
     // Read and publish.
     let readers: Vec<_> = streams
@@ -434,7 +506,13 @@ async fn main() -> anyhow::Result<()> {
     for r in readers {
         let _ = r.await;
     }
+    drop(held_tls);
+    drop(h2_connections);
     let delivered = shared.delivered.load(Ordering::Relaxed);
+    let server_cpu = match (cpu_before, cpu_secs(&args.server_pid)) {
+        (Some(b), Some(a)) => Some(a - b),
+        _ => None,
+    };
     let expected = held as u64 * args.events;
     let last_us = shared
         .last_receive_us
@@ -470,6 +548,7 @@ async fn main() -> anyhow::Result<()> {
         "pss_before_kb": pss_before,
         "pss_connected_kb": pss_connected,
         "memory_per_connection_bytes": per_conn,
+        "server_cpu_secs": server_cpu,
     });
     if args.json {
         println!("{report}");

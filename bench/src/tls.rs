@@ -1,6 +1,7 @@
-//! Idle connections over TLS, for the memory of a stream (or of a
-//! handshake alone) on a server that terminates TLS itself: ours, or
-//! nginx+nchan with `ssl` and `http2`.
+//! Streams over TLS, on a server that terminates TLS itself: ours, or
+//! nginx+nchan with `ssl` and `http2`. Held idle for the memory of a
+//! stream (or of a handshake alone), or read like plain streams for
+//! delivery over TLS.
 //!
 //! - `handshake`: the TLS handshake, then nothing (what a connection costs
 //!   before it asks for anything);
@@ -35,6 +36,16 @@ pub enum Mode {
 /// Whatever keeps one connection (and its stream) open.
 pub type Held = Box<dyn std::any::Any + Send>;
 
+/// An open connection, and its stream's body when it has one.
+pub enum Opened {
+    /// The handshake only.
+    Idle(Held),
+    /// A stream over HTTP/1.1: its body is the rest of the socket.
+    H1(tokio_rustls::client::TlsStream<tokio::net::TcpStream>),
+    /// A stream over HTTP/2: its body, and what keeps the connection.
+    H2(h2::RecvStream, Held),
+}
+
 /// A client that trusts the PEM certificate at `ca`.
 pub fn connector(ca: &std::path::Path, mode: Mode) -> anyhow::Result<TlsConnector> {
     let mut roots = rustls::RootCertStore::empty();
@@ -60,7 +71,7 @@ pub async fn open(
     mode: Mode,
     path: &str,
     i: usize,
-) -> anyhow::Result<Held> {
+) -> anyhow::Result<Opened> {
     let src = Ipv4Addr::new(127, 0, 0, 2 + (i % 253) as u8);
     let sock = TcpSocket::new_v4()?;
     sock.bind(SocketAddr::new(src.into(), 0))?;
@@ -68,7 +79,7 @@ pub async fn open(
     let name = ServerName::IpAddress(addr.ip().into());
     let mut stream = tls.connect(name, tcp).await?;
     match mode {
-        Mode::Handshake => Ok(Box::new(stream)),
+        Mode::Handshake => Ok(Opened::Idle(Box::new(stream))),
         Mode::H1 => {
             let req =
                 format!("GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
@@ -80,7 +91,7 @@ pub async fn open(
                     String::from_utf8_lossy(&head[..head.len().min(64)])
                 );
             }
-            Ok(Box::new(stream))
+            Ok(Opened::H1(stream))
         }
         Mode::H2 => {
             let (mut send, conn) = h2::client::handshake(stream).await?;
@@ -95,7 +106,8 @@ pub async fn open(
             if response.status() != 200 {
                 bail!("refused: {}", response.status());
             }
-            Ok(Box::new((send, response, AbortOnDrop(driver))))
+            let body = response.into_body();
+            Ok(Opened::H2(body, Box::new((send, AbortOnDrop(driver)))))
         }
     }
 }
