@@ -469,7 +469,7 @@ async fn main() -> anyhow::Result<()> {
                     let _ = connect_times.record(took.as_micros().max(1) as u64);
                     match s {
                         Opened::Plain(s) => streams.push(Body::Socket(Box::new(s))),
-                        Opened::Tls(tls::Opened::H1(s)) => streams.push(Body::Socket(Box::new(s))),
+                        Opened::Tls(tls::Opened::H1(s)) => streams.push(Body::Socket(s)),
                         Opened::Tls(tls::Opened::H2(body, keep)) => {
                             streams.push(Body::H2(body));
                             h2_connections.push(keep);

@@ -41,7 +41,7 @@ pub enum Opened {
     /// The handshake only.
     Idle(Held),
     /// A stream over HTTP/1.1: its body is the rest of the socket.
-    H1(tokio_rustls::client::TlsStream<tokio::net::TcpStream>),
+    H1(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
     /// A stream over HTTP/2: its body, and what keeps the connection.
     H2(h2::RecvStream, Held),
 }
@@ -91,7 +91,7 @@ pub async fn open(
                     String::from_utf8_lossy(&head[..head.len().min(64)])
                 );
             }
-            Ok(Opened::H1(stream))
+            Ok(Opened::H1(Box::new(stream)))
         }
         Mode::H2 => {
             let (mut send, conn) = h2::client::handshake(stream).await?;
