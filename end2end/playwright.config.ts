@@ -3,7 +3,7 @@ import { defineConfig } from '@playwright/test';
 // The hub binary is the release build scripts/run.sh serves
 // (scripts/build-release.sh, run by scripts/test.sh); Playwright starts it
 // and waits for its health endpoint.
-import { server, site } from './tests/servers';
+import { chromiumArgs, chromiumPath, server, site } from './tests/servers';
 const port = Number(process.env.E2E_PORT ?? 3100);
 export const baseURL = `http://127.0.0.1:${port}`;
 
@@ -22,17 +22,8 @@ export default defineConfig({
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      executablePath: chromiumPath,
+      args: chromiumArgs,
     },
   },
   webServer: {

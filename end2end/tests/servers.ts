@@ -6,6 +6,19 @@ export const root = `${__dirname}/../..`;
  *  (E2E_SERVER / E2E_SITE to test another). */
 export const server = process.env.E2E_SERVER ?? `${root}/target/release/server`;
 export const site = process.env.E2E_SITE ?? `${root}/target/site-release`;
+/** The Chromium to test with, and its flags (no downloads, no sandbox as
+ *  root, nothing reaching for the network on its own). */
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const chromiumArgs = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Starts the hub binary on `port` with `secret` and extra flags
  *  (in demo mode, unless `extra` says `--demo false`). */

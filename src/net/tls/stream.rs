@@ -467,6 +467,13 @@ mod tests {
     use super::*;
 
     fn configs() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+        configs_for(rustls::DEFAULT_VERSIONS)
+    }
+
+    /// A server and a client that trusts it, speaking `versions`.
+    fn configs_for(
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = CertificateDer::from(made.cert.der().to_vec());
@@ -480,7 +487,7 @@ mod tests {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(cert).unwrap();
         let client = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
+            .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots)
             .with_no_client_auth();
@@ -493,6 +500,16 @@ mod tests {
         tokio_rustls::client::TlsStream<TcpStream>,
     ) {
         let (server, client) = configs();
+        pair_with(server, client).await
+    }
+
+    async fn pair_with(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+    ) -> (
+        TlsStream<TcpStream>,
+        tokio_rustls::client::TlsStream<TcpStream>,
+    ) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connect = async {
@@ -541,6 +558,61 @@ mod tests {
         let mut rest = Vec::new();
         client.read_to_end(&mut rest).await.unwrap();
         assert!(rest.is_empty());
+    }
+
+    /// Writes `msg` from the server and reads it at the client, then the
+    /// other way.
+    async fn exchange(
+        server: &mut TlsStream<TcpStream>,
+        client: &mut tokio_rustls::client::TlsStream<TcpStream>,
+        msg: &[u8],
+    ) {
+        server.write_all(msg).await.unwrap();
+        server.flush().await.unwrap();
+        let mut got = vec![0u8; msg.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, msg);
+        client.write_all(msg).await.unwrap();
+        client.flush().await.unwrap();
+        server.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, msg);
+    }
+
+    #[tokio::test]
+    async fn tls12_clients_are_served_too() {
+        let (server, client) = configs_for(&[&rustls::version::TLS12]);
+        let (mut server, mut client) = pair_with(server, client).await;
+        assert_eq!(
+            client.get_ref().1.protocol_version(),
+            Some(rustls::ProtocolVersion::TLSv1_2)
+        );
+        exchange(&mut server, &mut client, b"over TLS 1.2").await;
+        assert_eq!(held(&server), 0, "{server:?}");
+    }
+
+    #[tokio::test]
+    async fn a_key_update_from_the_client_is_followed() {
+        let (mut server, mut client) = pair().await;
+        exchange(&mut server, &mut client, b"before").await;
+        // The client's next records use new keys (and it asks ours to
+        // change too); both directions go on.
+        client.get_mut().1.refresh_traffic_keys().unwrap();
+        exchange(&mut server, &mut client, b"after the update").await;
+        exchange(&mut server, &mut client, b"and after that").await;
+    }
+
+    #[tokio::test]
+    async fn a_second_connection_resumes_the_session() {
+        let (server, client) = configs();
+        let (mut s1, mut c1) = pair_with(server.clone(), client.clone()).await;
+        // Tickets arrive after the handshake, with the first data.
+        exchange(&mut s1, &mut c1, b"first").await;
+        let (mut s2, mut c2) = pair_with(server, client).await;
+        assert_eq!(
+            c2.get_ref().1.handshake_kind(),
+            Some(rustls::HandshakeKind::Resumed)
+        );
+        exchange(&mut s2, &mut c2, b"resumed").await;
     }
 
     #[tokio::test]
