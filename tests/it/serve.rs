@@ -16,19 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
-/// Reads until `buf` contains `needle`; false on EOF or after 5 s.
-async fn read_until(sock: &mut TcpStream, buf: &mut Vec<u8>, needle: &[u8]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !buf.windows(needle.len()).any(|w| w == needle) {
-        let mut chunk = [0u8; 4096];
-        match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
-            _ => return false,
-        }
-    }
-    true
-}
-
 /// True if the peer closes within `secs` (whatever it sends first).
 async fn closes_within(sock: &mut TcpStream, secs: u64) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
@@ -88,13 +75,7 @@ async fn open_raw(s: &TestServer, request: &str) -> TcpStream {
 /// the socket and every byte read so far.
 async fn open_stream(addr: std::net::SocketAddr, request: &str) -> (TcpStream, Vec<u8>) {
     let mut sock = TcpStream::connect(addr).await.unwrap();
-    sock.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    assert!(
-        read_until(&mut sock, &mut raw, b"event: connected").await,
-        "no `connected` event: {}",
-        String::from_utf8_lossy(&raw)
-    );
+    let raw = request_stream(&mut sock, request).await;
     (sock, raw)
 }
 

@@ -4,15 +4,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::common::*;
 use rustls::pki_types::{CertificateDer, ServerName};
 use sse_hub::net::{ServeOptions, TlsConfig};
 use sse_hub::{HubConfig, Role};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::time::timeout;
 use tokio_rustls::client::TlsStream;
 
 /// A hub served over TLS with a certificate made for the test, and a
@@ -67,18 +65,6 @@ async fn connect(s: &TestServer, tls: &tokio_rustls::TlsConnector) -> TlsStream<
     tls.connect(name, tcp).await.unwrap()
 }
 
-/// Reads until `needle` has arrived (false: the connection ended first).
-async fn read_until(sock: &mut TlsStream<TcpStream>, raw: &mut Vec<u8>, needle: &[u8]) -> bool {
-    let mut chunk = [0u8; 4096];
-    while !raw.windows(needle.len()).any(|w| w == needle) {
-        match timeout(Duration::from_secs(5), sock.read(&mut chunk)).await {
-            Ok(Ok(n)) if n > 0 => raw.extend_from_slice(&chunk[..n]),
-            _ => return false,
-        }
-    }
-    true
-}
-
 async fn open_stream(
     s: &TestServer,
     tls: &tokio_rustls::TlsConnector,
@@ -86,14 +72,11 @@ async fn open_stream(
 ) -> TlsStream<TcpStream> {
     let token = s.token(user, Role::User);
     let mut sock = connect(s, tls).await;
-    let request = format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n");
-    sock.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    assert!(
-        read_until(&mut sock, &mut raw, b"event: connected").await,
-        "no `connected` event: {}",
-        String::from_utf8_lossy(&raw)
-    );
+    request_stream(
+        &mut sock,
+        &format!("GET /api/sse/stream?token={token} HTTP/1.1\r\nHost: x\r\n\r\n"),
+    )
+    .await;
     sock
 }
 

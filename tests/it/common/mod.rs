@@ -438,3 +438,39 @@ pub async fn raw_exchange(
         }
     }
 }
+
+/// Reads from `sock` into `buf` until `needle` has arrived (false: the
+/// connection ended, or 5 s passed, first).
+pub async fn read_until<S>(sock: &mut S, buf: &mut Vec<u8>, needle: &[u8]) -> bool
+where
+    S: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !buf.windows(needle.len()).any(|w| w == needle) {
+        let mut chunk = [0u8; 4096];
+        match tokio::time::timeout_at(deadline, sock.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Sends a stream request on `sock` (plain or TLS) and reads until its
+/// `connected` event; returns every byte read so far.
+pub async fn request_stream<S>(sock: &mut S, request: &str) -> Vec<u8>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    sock.write_all(request.as_bytes()).await.unwrap();
+    sock.flush().await.unwrap();
+    let mut raw = Vec::new();
+    assert!(
+        read_until(sock, &mut raw, b"event: connected").await,
+        "no `connected` event: {}",
+        String::from_utf8_lossy(&raw)
+    );
+    raw
+}
