@@ -5,7 +5,7 @@
 mod support;
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -367,6 +367,16 @@ fn certificate(dir: &Scratch, name: &str) -> (PathBuf, PathBuf, String) {
     (cert_path, key_path, pem)
 }
 
+/// The binary serving HTTPS with `cert` and `key`, and `args`.
+fn run_tls(cert: &Path, key: &Path, args: &[&str]) -> Running {
+    run(binary()
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .args(args))
+}
+
 fn tls_client(trusted_pem: &str, http1: bool) -> reqwest::Client {
     let builder = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(trusted_pem.as_bytes()).unwrap())
@@ -435,12 +445,7 @@ async fn served_by(pem: &str, base: &str) -> bool {
 async fn https_serves_streams_over_h2_and_h1_and_reloads_its_certificate() {
     let dir = Scratch::new("tls");
     let (cert, key, first_pem) = certificate(&dir, "first");
-    let hub = run(binary()
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .args(["--log", "warn"]));
+    let hub = run_tls(&cert, &key, &["--log", "warn"]);
     assert!(hub.base.starts_with("https://"), "{}", hub.base);
     let base = https(&hub.base);
     event_over(
@@ -500,12 +505,11 @@ async fn plain_http_to_the_tls_port_is_closed_at_once() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = Scratch::new("tls-plain");
     let (cert, key, _) = certificate(&dir, "c");
-    let hub = run(binary()
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .args(["--log", "warn", "--request-timeout-secs", "30"]));
+    let hub = run_tls(
+        &cert,
+        &key,
+        &["--log", "warn", "--request-timeout-secs", "30"],
+    );
     let addr = hub.base.trim_start_matches("https://").to_string();
     let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
     sock.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -527,12 +531,11 @@ async fn plain_http_to_the_tls_port_is_closed_at_once() {
     // (here 30 s, so not waited for); the handshake deadline is tested with
     // a short one.
     drop(hub);
-    let hub = run(binary()
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .args(["--log", "warn", "--request-timeout-secs", "1"]));
+    let hub = run_tls(
+        &cert,
+        &key,
+        &["--log", "warn", "--request-timeout-secs", "1"],
+    );
     let addr = hub.base.trim_start_matches("https://").to_string();
     let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
     let started = Instant::now();
@@ -766,12 +769,11 @@ async fn a_request_body_that_stalls_over_tls_gets_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = Scratch::new("tls-408");
     let (cert, key, pem) = certificate(&dir, "c");
-    let hub = run(binary()
-        .arg("--tls-cert")
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .args(["--log", "warn", "--request-timeout-secs", "1"]));
+    let hub = run_tls(
+        &cert,
+        &key,
+        &["--log", "warn", "--request-timeout-secs", "1"],
+    );
     let addr = hub.base.trim_start_matches("https://").to_string();
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     use tokio_rustls::rustls::pki_types::pem::PemObject;

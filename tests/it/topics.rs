@@ -17,7 +17,14 @@ use common::*;
 
 /// A server with the binary's default policy, plus these public topics.
 async fn server_public(public: &[&str]) -> TestServer {
-    let policy = ClaimsPolicy::new().with_public_topics(TopicPattern::parse_all(public).unwrap());
+    server_with_policy(
+        ClaimsPolicy::new().with_public_topics(TopicPattern::parse_all(public).unwrap()),
+    )
+    .await
+}
+
+/// A served hub whose topic subscriptions `policy` decides.
+async fn server_with_policy(policy: impl sse_hub::TopicAuthorizer) -> TestServer {
     let hub = Hub::builder(HubConfig::default())
         .topic_authorizer(policy)
         .build()
@@ -284,12 +291,7 @@ async fn server_with_webhook(url: &str) -> TestServer {
         Duration::from_millis(500),
     )
     .unwrap();
-    let hub = Hub::builder(HubConfig::default())
-        .topic_authorizer(policy)
-        .build()
-        .await
-        .unwrap();
-    serve(hub, test_auth()).await
+    server_with_policy(policy).await
 }
 
 #[tokio::test]
