@@ -83,7 +83,8 @@ impl Refusal {
         code: "http_version_not_supported",
         message: "this port speaks HTTP/1.1; HTTP/2 is served over TLS (ALPN h2)",
     };
-    const TIMEOUT: Refusal = Refusal {
+    /// Also what the HTTP/2 front answers a request that is late.
+    pub(super) const TIMEOUT: Refusal = Refusal {
         status: StatusCode::REQUEST_TIMEOUT,
         code: "request_timeout",
         message: "the request did not arrive in time",

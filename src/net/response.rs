@@ -81,6 +81,11 @@ pub(super) async fn respond<S: Wire>(mut sock: S, res: Response, asked: Asked) -
     }
 }
 
+/// The API's JSON error body.
+pub(super) fn error_json(code: &str, message: &str) -> String {
+    serde_json::json!({ "error": message, "code": code }).to_string()
+}
+
 /// How long a refused connection is drained before it is closed, so the
 /// client reads the refusal instead of a reset.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
@@ -91,7 +96,7 @@ const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// (at most [`LINGER`] and 256 KiB), so the kernel does not reset the
 /// connection before the answer is read.
 pub(super) async fn refuse<S: Wire>(mut sock: S, status: StatusCode, code: &str, message: &str) {
-    let body = serde_json::json!({ "error": message, "code": code }).to_string();
+    let body = error_json(code, message);
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,

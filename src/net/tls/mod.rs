@@ -49,7 +49,9 @@ use tower::ServiceExt;
 
 pub use self::config::{TlsConfig, TlsError};
 pub(crate) use self::stream::TlsStream;
+use super::head::Refusal;
 use super::options::ServeOptions;
+use super::response::error_json;
 use super::stall::StallGuard;
 
 /// Requests one HTTP/2 connection may have open at once (a browser puts
@@ -203,14 +205,11 @@ async fn http2(
     }
 }
 
-/// 408 with the API's JSON error body.
+/// 408 with the API's JSON error body, as the HTTP/1 front answers it.
 fn timed_out() -> axum::response::Response {
-    let body = serde_json::json!({
-        "error": "the request did not arrive in time",
-        "code": "request_timeout",
-    });
-    let mut res = axum::response::Response::new(Body::from(body.to_string()));
-    *res.status_mut() = http::StatusCode::REQUEST_TIMEOUT;
+    let late = Refusal::TIMEOUT;
+    let mut res = axum::response::Response::new(Body::from(error_json(late.code, late.message)));
+    *res.status_mut() = late.status;
     res.headers_mut().insert(
         http::header::CONTENT_TYPE,
         http::HeaderValue::from_static("application/json"),
