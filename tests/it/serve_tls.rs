@@ -16,6 +16,14 @@ use tokio_rustls::client::TlsStream;
 /// A hub served over TLS with a certificate made for the test, and a
 /// client configuration that trusts it (ALPN `http/1.1`).
 async fn tls_server() -> (TestServer, tokio_rustls::TlsConnector) {
+    let (s, connector, _) = tls_server_with(ServeOptions::default()).await;
+    (s, connector)
+}
+
+/// The same with `options`; also the certificate, as PEM.
+async fn tls_server_with(
+    options: ServeOptions,
+) -> (TestServer, tokio_rustls::TlsConnector, String) {
     static N: AtomicU64 = AtomicU64::new(0);
     let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let dir = std::env::temp_dir().join(format!(
@@ -47,16 +55,14 @@ async fn tls_server() -> (TestServer, tokio_rustls::TlsConnector) {
     let auth = test_auth();
     let app = sse_hub::router(hub.clone(), auth.clone());
     let s = spawn_app(hub, auth, app, move |listener, app| {
-        sse_hub::net::serve_tls(
-            listener,
-            app,
-            ServeOptions::default(),
-            tls,
-            std::future::pending(),
-        )
+        sse_hub::net::serve_tls(listener, app, options, tls, std::future::pending())
     })
     .await;
-    (s, tokio_rustls::TlsConnector::from(Arc::new(client)))
+    (
+        s,
+        tokio_rustls::TlsConnector::from(Arc::new(client)),
+        made.cert.pem(),
+    )
 }
 
 async fn connect(s: &TestServer, tls: &tokio_rustls::TlsConnector) -> TlsStream<TcpStream> {
@@ -136,4 +142,43 @@ async fn a_kept_alive_tls_connection_carries_requests_then_a_stream() {
         .await
         .unwrap();
     assert!(read_until(&mut sock, &mut raw, b"\"n\":7").await);
+}
+
+/// HTTP/2 is hyper's, under the same deadline: a request whose body stops
+/// half way gets 408 with the JSON error the HTTP/1 front gives.
+#[tokio::test]
+async fn a_late_request_over_http2_gets_408() {
+    let options = ServeOptions {
+        header_timeout: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let (s, _, pem) = tls_server_with(options).await;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+        .tls_built_in_root_certs(false)
+        .resolve("localhost", s.addr)
+        .build()
+        .unwrap();
+    let first = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"event\":"))
+    });
+    let stalled = futures_util::StreamExt::chain(first, futures_util::stream::pending());
+    let started = tokio::time::Instant::now();
+    let res = client
+        .post(format!(
+            "https://localhost:{}/api/sse/publish",
+            s.addr.port()
+        ))
+        .bearer_auth(s.token("pub", Role::Publisher))
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(stalled))
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_2);
+    assert_eq!(res.status(), reqwest::StatusCode::REQUEST_TIMEOUT);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(400));
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "request_timeout", "{body}");
 }
