@@ -208,6 +208,12 @@ pub fn render(hub: &Hub, http: &HttpMetrics, webhook: Option<&WebhookCounters>) 
         broker.lost_tails,
     );
     metric(
+        "sse_hub_broker_gaps_total",
+        "counter",
+        "Times this node fell behind the broker's log by more than it keeps (a stall); its connections were replayed from the history or reset.",
+        hub.broker_gaps(),
+    );
+    metric(
         "sse_hub_ready",
         "gauge",
         "1 while this node is ready (broker answers, not shutting down).",

@@ -94,6 +94,20 @@ pub trait EventSink: Send + Sync + 'static {
     /// The broker failed in the background (a reader lost Redis); counted
     /// and logged by the hub. The broker keeps retrying by itself.
     fn failed(&self, error: &HubError);
+
+    /// Events after `after` (the last one handed over) up to and including
+    /// `upto` were published but will never reach the sink: the broker's
+    /// log let go of them before this node read them (it fell behind by
+    /// more than the log keeps, e.g. while stalled). The sink must bring
+    /// each of its connections up to `upto` from the history
+    /// ([`Broker::replay`]) or send it a `reset`; the broker waits for the
+    /// returned future before it hands over anything newer, so the
+    /// recovered events and the live ones stay in id order.
+    fn missed(
+        &self,
+        after: EventId,
+        upto: EventId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 /// An engine that carries events between publishers and hub nodes.

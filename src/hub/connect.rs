@@ -278,15 +278,11 @@ impl Hub {
         first.push_back(wire::with_retry(cfg.retry_ms, &connected));
         match opening {
             Opening::Live => {}
-            Opening::Reset { requested } => {
-                Counters::add(&self.inner.counters.resets_sent, 1);
-                let body = sse_protocol::Reset {
-                    reason: "history no longer covers the requested id; refetch state".into(),
-                    requested,
-                    last_event_id: head.to_string(),
-                };
-                first.push_back(wire::control_frame(Some(head), events::RESET, &body));
-            }
+            Opening::Reset { requested } => first.push_back(self.reset_frame(
+                "history no longer covers the requested id; refetch state",
+                requested,
+                head,
+            )),
             Opening::Replay(events) | Opening::Rewind(events) => {
                 let before = first.len();
                 first.extend(
@@ -310,6 +306,23 @@ impl Hub {
             done: false,
             guard,
         }
+    }
+
+    /// A `reset` whose id is `head` (counted): the client missed events
+    /// that are gone, and resumes from `head` after refetching its state.
+    pub(super) fn reset_frame(
+        &self,
+        reason: &str,
+        requested: Option<String>,
+        head: EventId,
+    ) -> bytes::Bytes {
+        Counters::add(&self.inner.counters.resets_sent, 1);
+        let body = sse_protocol::Reset {
+            reason: reason.into(),
+            requested,
+            last_event_id: head.to_string(),
+        };
+        wire::control_frame(Some(head), events::RESET, &body)
     }
 
     /// Called when a stream is dropped.

@@ -17,6 +17,8 @@ pub(crate) struct Counters {
     pub(crate) deliveries_per_second: AtomicU64,
     pub(crate) replayed_events: AtomicU64,
     pub(crate) resets_sent: AtomicU64,
+    /// Times the broker said this node missed events (see `recovery.rs`).
+    pub(crate) broker_gaps: AtomicU64,
     pub(crate) broker_errors: AtomicU64,
     pub(crate) publish_failures: AtomicU64,
     pub(crate) lifecycle_dropped: AtomicU64,

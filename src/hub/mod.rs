@@ -19,10 +19,16 @@
 //!   gap or a duplicate; nothing inside it waits.
 //!
 //! One file per job: `core` (the shared state), `builder` (the one way to
-//! make a hub), `registry` (who is connected, target lookup), `publish`
-//! (events in, fan-out), `connect` (open, resume, close, topics),
+//! make a hub), `registry` (who is connected, target lookup), `connection`
+//! (one subscriber) and `queue` (its bounded queue), `event_stream` (a
+//! connection's bytes and the guard that unregisters it), `publish`
+//! (events in, fan-out), `recovery` (catching connections up when the
+//! broker lost events on their way here), `connect` (open, resume, close),
+//! `topics` (subscribing at run time), `history` and `presence` (reads for
+//! the API), `authorizer` (who may see an event) and `observer` with
+//! `lifecycle` (connect and topic events for whoever listens),
 //! `maintenance` (heartbeats, expiry, reports, shutdown), `readiness`,
-//! `stats`. Each
+//! `counters` and `stats`. Each
 //! imports `core`, none imports this file, so they form no circle.
 
 mod authorizer;
@@ -41,6 +47,7 @@ mod presence;
 mod publish;
 mod queue;
 mod readiness;
+mod recovery;
 mod registry;
 mod stats;
 mod topics;

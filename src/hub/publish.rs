@@ -48,6 +48,19 @@ impl EventSink for Sink {
             );
         }
     }
+
+    fn missed(
+        &self,
+        after: EventId,
+        upto: EventId,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        let inner = self.0.upgrade();
+        Box::pin(async move {
+            if let Some(inner) = inner {
+                Hub { inner }.recover(after, upto).await;
+            }
+        })
+    }
 }
 
 impl Hub {

@@ -99,6 +99,12 @@ impl Hub {
         }
     }
 
+    /// Times the broker said this node missed events and its connections
+    /// were caught up from the history or reset (for `/metrics`).
+    pub fn broker_gaps(&self) -> u64 {
+        Counters::get(&self.inner.counters.broker_gaps)
+    }
+
     /// Connections closed since start (for `/metrics`).
     pub fn connections_closed(&self) -> u64 {
         Counters::get(&self.inner.counters.connections_closed)

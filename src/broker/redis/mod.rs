@@ -24,7 +24,10 @@
 //! the same way, and every channel must still hold all it had after it.
 //! Ids never go backwards: each publish passes the newest id its node has
 //! seen and Redis numbers past it; a reader whose position was lost moves
-//! the stream's last id past it (`sync.lua`).
+//! the stream's last id past it (`sync.lua`). A reader that fell behind by
+//! more than the stream keeps (its position trimmed away while its node
+//! stalled) sees it from the entry that names a predecessor it never read,
+//! and the hub replays or resets each connection (see `reader`).
 //!
 //! While Redis is down, publishes fail within the wait timeout with
 //! [`HubError::BrokerUnavailable`] (503 at the API) instead of being

@@ -11,6 +11,16 @@
 //! longer vouches for the last id this node delivered (a failover lost the
 //! tail), raises the era's floor past it and moves the stream's ids past
 //! it.
+//!
+//! **Falling behind is never silent.** The stream keeps only the newest
+//! entries (trimmed to the history length), so a node that stalls while
+//! more than that is published finds its position trimmed away, and
+//! `XREAD` simply answers with what is left. Each entry names the one
+//! before it (`p`, see `publish.lua`): an entry whose predecessor is above
+//! the reader's position means everything in between is gone from the
+//! stream. The reader then hands the range to the hub
+//! ([`EventSink::missed`]) and waits while the hub replays each
+//! connection's channels or resets it, before it goes on.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +39,16 @@ use crate::event::EventId;
 
 /// Entries read at most per `XREAD`.
 const COUNT: usize = 512;
+
+/// What one read of the stream brought.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// The next event.
+    Event(StoredEvent),
+    /// Entries after `after` up to and including `upto` were trimmed away
+    /// before this node read them.
+    Missed { after: EventId, upto: EventId },
+}
 
 /// Tails the stream for one node.
 pub(super) struct Reader {
@@ -53,10 +73,19 @@ pub(super) async fn tail(mut reader: Reader, sink: Arc<dyn EventSink>, stop: Can
             b = reader.next() => b,
         };
         match batch {
-            Ok(events) => {
+            Ok(steps) => {
                 backoff = Duration::from_millis(100);
-                for ev in events {
-                    sink.ingest(ev.into_event());
+                for step in steps {
+                    match step {
+                        Step::Event(ev) => sink.ingest(ev.into_event()),
+                        Step::Missed { after, upto } => {
+                            tracing::warn!(%after, %upto, "this node fell behind the event stream by more than it keeps (a stall?): catching its connections up from the history, or resetting them");
+                            tokio::select! {
+                                _ = stop.cancelled() => return,
+                                () = sink.missed(after, upto) => {}
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -76,7 +105,7 @@ impl Reader {
     /// The next batch after the last one returned. On error the
     /// connection is dropped and remade on the next call; the position is
     /// kept, so nothing is skipped.
-    async fn next(&mut self) -> Result<Vec<StoredEvent>, HubError> {
+    async fn next(&mut self) -> Result<Vec<Step>, HubError> {
         if self.generation != self.link.generation() {
             // The sentinels named another primary: leave this one.
             self.conn = None;
@@ -111,11 +140,19 @@ impl Reader {
         let mut out = Vec::new();
         for key in reply.map(|r| r.keys).unwrap_or_default() {
             for entry in &key.ids {
+                if let Some(prev) = super::stored::prev_of(entry) {
+                    if prev > self.after {
+                        out.push(Step::Missed {
+                            after: self.after,
+                            upto: prev,
+                        });
+                    }
+                }
                 // An entry this hub cannot read (written by something
                 // else under our prefix) is skipped and logged, never
                 // allowed to stop the reader.
                 match decode(entry) {
-                    Ok(ev) => out.push(ev),
+                    Ok(ev) => out.push(Step::Event(ev)),
                     Err(e) => {
                         tracing::error!(id = %entry.id, error = %crate::error::report(&e), "skipping an unreadable stream entry")
                     }

@@ -1,5 +1,6 @@
 //! An event as it is stored in a Redis stream entry (`n` name, `d` data,
-//! `t` target as JSON, `a` audience as JSON or empty), and back.
+//! `t` target as JSON, `a` audience as JSON or empty; in the tailed stream
+//! also `p`, the id of the entry before it), and back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,6 +62,15 @@ fn field(map: &HashMap<String, Value>, k: &str) -> String {
         Some(Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
         Some(Value::SimpleString(s)) => s.clone(),
         _ => String::new(),
+    }
+}
+
+/// The id of the entry before this one in the tailed stream (`p`), if the
+/// entry names it (entries written before it was recorded do not).
+pub(super) fn prev_of(entry: &StreamId) -> Option<EventId> {
+    match entry.map.get("p") {
+        Some(Value::BulkString(b)) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
     }
 }
 
