@@ -4,7 +4,28 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-step() { printf '\n\033[1;34m==> %s\033[0m (%ss)\n' "$*" "$(( $(date +%s) - start ))"; }
+# step NAME: starts a step (and ends the one before); the summary at the end
+# lists how long each took, so a newcomer and CI see where the time goes.
+steps=() step_name= step_start=$start
+end_step() {
+  if [ -n "$step_name" ]; then
+    steps+=("$(printf '%6ss  %s' "$(( $(date +%s) - step_start ))" "$step_name")")
+  fi
+}
+step() {
+  end_step
+  step_name="$*" step_start=$(date +%s)
+  printf '\n\033[1;34m==> %s\033[0m (%ss)\n' "$*" "$(( step_start - start ))"
+}
+summary() {
+  local rc=$?
+  end_step
+  step_name=
+  printf '\n\033[1;34m==> timing\033[0m\n'
+  printf '%s\n' "${steps[@]}"
+  printf '%6ss  in all%s\n' "$(( $(date +%s) - start ))" "$([ "$rc" = 0 ] || echo " (FAILED in the last step above)")"
+}
+trap summary EXIT
 
 step "setup"
 bash scripts/setup.sh test
@@ -36,6 +57,9 @@ cargo clippy -p frontend -p use-sse --target wasm32-unknown-unknown -- -D warnin
 step "cargo test (unit, integration against real servers, Redis, proptests)"
 cargo test -p sse-protocol -p use-sse -p sse-hub -p app -p server -p sse-bench
 
+step "rustdoc of the library crates (a broken intra-doc link fails)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps -p sse-protocol -p use-sse -p sse-hub
+
 step "deploy/: the systemd unit verifies (against the release binary)"
 if command -v systemd-analyze >/dev/null; then
   unit_dir=$(mktemp -d)
@@ -49,4 +73,6 @@ fi
 step "playwright (Chromium)"
 (cd end2end && CI=${CI:-} npx playwright test)
 
-step "all checks passed"
+end_step
+step_name=
+printf '\n\033[1;32m==> all checks passed\033[0m\n'

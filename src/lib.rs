@@ -28,8 +28,8 @@
 //! validated vocabulary, [`broker`] carries events between nodes and keeps
 //! the replay history (the [`broker::Broker`] trait; memory or Redis),
 //! [`hub`] routes events to connections and knows nothing of HTTP,
-//! [`auth`] checks tokens, [`api`] is the HTTP surface and [`helpers`] the
-//! typed shortcuts for common events, and [`net`] serves it all with a
+//! [`auth`] checks tokens, [`api`] is the HTTP surface and [`typed_events`]
+//! the typed shortcuts for common events, and [`net`] serves it all with a
 //! lean writer for streams.
 
 #![warn(missing_docs)]
@@ -51,7 +51,7 @@ pub mod wire;
 
 pub use access::{ClaimsPolicy, TopicAuthorizer, TopicPattern, WebhookPolicy};
 pub use api::{router, Api, ApiError};
-pub use auth::{Auth, AuthError, Principal, Role};
+pub use auth::{Audience, Auth, AuthError, Principal, Role};
 pub use broker::{Broker, BrokerConfig};
 pub use config::HubConfig;
 pub use error::HubError;

@@ -78,7 +78,7 @@ pub use self::tls::{serve_tls, TlsConfig, TlsError};
 /// Open streams finish when their body ends: resolve `shutdown` after (or
 /// while) calling [`crate::Hub::shutdown`], which ends every stream with a
 /// final frame. Other connections finish their request in flight.
-/// Handlers can extract [`ConnectInfo<SocketAddr>`].
+/// Handlers can extract [`axum::extract::ConnectInfo<SocketAddr>`].
 pub async fn serve<F>(listener: TcpListener, app: Router, options: ServeOptions, shutdown: F)
 where
     F: Future<Output = ()> + Send,

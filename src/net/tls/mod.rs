@@ -5,7 +5,7 @@
 //! shares one connection. Browsers speak HTTP/2 only over TLS, so the hub
 //! terminates TLS itself (rustls) and offers `h2` and `http/1.1` by ALPN.
 //!
-//! TLS is run by [`TlsStream`] ([`stream`]), which keeps no buffer while a
+//! TLS is run by `TlsStream` (`stream.rs`), which keeps no buffer while a
 //! connection waits. Then the protocol the client chose decides:
 //! - HTTP/1.1 (or no ALPN) is served by the plain front's own reader and
 //!   pump ([`super::serve`]), with every rule it has there: an idle stream
@@ -25,7 +25,7 @@
 //! once), and writes that stall past [`ServeOptions::write_stall`] fail
 //! the connection (the socket under TLS is a [`StallGuard`]).
 //!
-//! The certificate comes from [`TlsConfig`] ([`config`]), swappable while
+//! The certificate comes from [`TlsConfig`] (`config.rs`), swappable while
 //! connections are open.
 
 mod config;
