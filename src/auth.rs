@@ -6,6 +6,14 @@
 //! `alg: none` and algorithm-confusion tokens fail like any other bad
 //! signature. The API answers every failure with a 401 and a JSON body;
 //! permission checks (403) happen in the handlers, which know what is asked.
+//!
+//! Which tokens are meant for this hub: an identity provider signs tokens
+//! for many applications with the same keys, so a token is only taken when
+//! its `aud` names this hub ([`Audience`]) and, if an issuer is set, its
+//! `iss` is that issuer. A token that carries an `aud` is refused unless an
+//! audience is configured: whoever it was meant for, it was not said to be
+//! us. `exp` and `nbf` are checked with a leeway for clock skew
+//! ([`DEFAULT_LEEWAY`], at most [`MAX_LEEWAY`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,6 +32,26 @@ pub use sse_protocol::{Role, TopicGrants};
 const MAX_META_PAIRS: usize = 16;
 const MAX_META_KEY: usize = 64;
 const MAX_META_VALUE: usize = 256;
+
+/// Clock skew forgiven on `exp` and `nbf` unless set otherwise.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// The most clock skew [`Auth::with_leeway`] accepts: beyond, an expired
+/// token would stay good for too long.
+pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
+
+/// Which `aud` a token must carry.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Audience {
+    /// None: a token with an `aud` claim is refused (the default; right
+    /// for tokens the hub's own services sign with its secret).
+    #[default]
+    NoneAccepted,
+    /// Any `aud`, or none: said explicitly by an operator whose provider
+    /// issues tokens for this hub alone.
+    Any,
+    /// The token's `aud` (a string or an array) must name one of these.
+    OneOf(Vec<String>),
+}
 
 /// The claims the hub reads from a token.
 #[derive(Debug, Serialize, Deserialize)]
@@ -96,6 +124,13 @@ pub enum AuthError {
     /// The token is not valid yet (`nbf` in the future).
     #[error("token not yet valid")]
     NotYetValid,
+    /// The token's `aud` does not name this hub (or it has one and no
+    /// audience is configured), or it lacks one that is required.
+    #[error("invalid token: its audience (`aud`) is not this hub's")]
+    Audience,
+    /// The token's `iss` is not the configured issuer, or it has none.
+    #[error("invalid token: its issuer (`iss`) is not the one this hub trusts")]
+    Issuer,
     /// Anything else: malformed, bad signature, wrong algorithm, bad claims.
     #[error("invalid token: {0}")]
     Invalid(String),
@@ -118,6 +153,7 @@ pub struct Auth {
     algorithm: Algorithm,
     demo_tokens: bool,
     demo_token_ttl: Duration,
+    audience: Audience,
 }
 
 impl std::fmt::Debug for Auth {
@@ -136,8 +172,11 @@ impl Auth {
         encoding: Option<EncodingKey>,
     ) -> Self {
         let mut validation = Validation::new(algorithm);
-        validation.leeway = 5;
+        validation.leeway = DEFAULT_LEEWAY.as_secs();
         validation.validate_nbf = true;
+        // jsonwebtoken's default already refuses a token with an `aud`
+        // when no audience is set: that is `Audience::NoneAccepted`.
+        validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
             decoding: Arc::new(decoding),
@@ -146,6 +185,7 @@ impl Auth {
             algorithm,
             demo_tokens: false,
             demo_token_ttl: Duration::from_secs(3600),
+            audience: Audience::NoneAccepted,
         }
     }
 
@@ -172,6 +212,65 @@ impl Auth {
         Ok(Self::with_keys(Algorithm::ES256, key, None))
     }
 
+    /// The `aud` a token must carry (see [`Audience`]).
+    pub fn with_audience(mut self, audience: Audience) -> Self {
+        let v = Arc::make_mut(&mut self.validation);
+        v.aud = None;
+        v.required_spec_claims.remove("aud");
+        match &audience {
+            Audience::NoneAccepted => v.validate_aud = true,
+            Audience::Any => v.validate_aud = false,
+            Audience::OneOf(names) => {
+                v.validate_aud = true;
+                v.set_audience(names);
+                v.required_spec_claims.insert("aud".into());
+            }
+        }
+        self.audience = audience;
+        self
+    }
+
+    /// The issuer a token's `iss` must be (`None`: not checked).
+    pub fn with_issuer(mut self, issuer: Option<String>) -> Self {
+        let v = Arc::make_mut(&mut self.validation);
+        match &issuer {
+            Some(iss) => {
+                v.set_issuer(&[iss]);
+                v.required_spec_claims.insert("iss".into());
+            }
+            None => {
+                v.iss = None;
+                v.required_spec_claims.remove("iss");
+            }
+        }
+        self
+    }
+
+    /// The clock skew forgiven on `exp` and `nbf` (at most [`MAX_LEEWAY`]).
+    pub fn with_leeway(mut self, leeway: Duration) -> Result<Self, AuthError> {
+        if leeway > MAX_LEEWAY {
+            return Err(AuthError::Key(format!(
+                "a leeway of {} s is more than the {} s allowed",
+                leeway.as_secs(),
+                MAX_LEEWAY.as_secs()
+            )));
+        }
+        Arc::make_mut(&mut self.validation).leeway = leeway.as_secs();
+        Ok(self)
+    }
+
+    /// The audience tokens must name.
+    pub fn audience(&self) -> &Audience {
+        &self.audience
+    }
+
+    /// Whether tokens are checked with a key the hub does not hold the
+    /// private half of (a provider's public key), so other applications'
+    /// tokens may be signed with it too.
+    pub fn verifies_foreign_tokens(&self) -> bool {
+        self.encoding.is_none()
+    }
+
     /// Turns `POST /api/auth/demo-token` on or off (off by default).
     pub fn with_demo_tokens(mut self, on: bool, ttl: Duration) -> Self {
         self.demo_tokens = on;
@@ -196,6 +295,10 @@ impl Auth {
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidAudience => AuthError::Audience,
+                ErrorKind::InvalidIssuer => AuthError::Issuer,
+                ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::Audience,
+                ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::Issuer,
                 other => AuthError::Invalid(format!("{other:?}")),
             })?;
         let claims = data.claims;

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use server::config::file::LoadError;
-use server::config::{self, Config};
+use server::config::{self, Config, LogFormat};
 use server::telemetry;
 
 /// Binds with a deep accept queue: SSE clients arrive in bursts (a deploy,
@@ -131,18 +131,41 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(
         "SSE hub listening on {scheme}://{local} (dashboard: {scheme}://{local}/sse-demo)"
     );
-    // Written, not `println!`: a closed stdout must not stop the hub.
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "SSE hub ready: {scheme}://{local}/sse-demo");
-    if cfg.demo_mode.demo {
-        let warning = "demo mode is ON: anyone who reaches this port can mint tokens, \
-                       admin included (POST /api/auth/demo-token). Never expose it; \
-                       run without --demo and with --jwt-secret for real use.";
-        let _ = writeln!(out, "{warning}");
+    let url = format!("{scheme}://{local}/sse-demo");
+    let warning = cfg.demo_mode.demo.then_some(
+        "demo mode is ON: anyone who reaches this port can mint tokens, \
+         admin included (POST /api/auth/demo-token). Never expose it; \
+         run without --demo and with --jwt-secret for real use.",
+    );
+    match cfg.logging.log_format {
+        LogFormat::Text => {
+            // Written, not `println!`: a closed stdout must not stop the hub.
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "SSE hub ready: {url}");
+            if let Some(warning) = warning {
+                let _ = writeln!(out, "{warning}");
+            }
+            let _ = out.flush();
+        }
+        // A log shipper reading stdout gets one JSON object a line too,
+        // in the logs' own shape (`url` is the field to read).
+        LogFormat::Json => {
+            let stdout = tracing_subscriber::fmt()
+                .json()
+                .flatten_event(true)
+                .with_writer(std::io::stdout)
+                .finish();
+            tracing::subscriber::with_default(stdout, || {
+                tracing::info!(target: "sse_hub::ready", url = %url, "SSE hub ready");
+                if let Some(warning) = warning {
+                    tracing::warn!(target: "sse_hub::ready", "{warning}");
+                }
+            });
+        }
+    }
+    if let Some(warning) = warning {
         tracing::warn!("{warning}");
     }
-    let _ = out.flush();
-    drop(out);
 
     let options = sse_hub::net::ServeOptions {
         write_stall: Duration::from_secs(cfg.listener.write_stall_secs.max(1)),

@@ -159,6 +159,49 @@ fn refuses_to_start_without_a_secret_outside_demo_mode() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--jwt-secret is required"));
 }
 
+/// With a public key (a provider's: it signs tokens for other applications
+/// too) the hub refuses to start until the operator names an audience or
+/// says `any`; a leeway above its bound is refused too.
+#[test]
+fn a_public_key_needs_an_audience_and_the_leeway_is_bounded() {
+    let dir = std::env::temp_dir().join(format!("sse-hub-aud-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("public.pem");
+    let pair = rcgen::KeyPair::generate().unwrap();
+    std::fs::write(&key, pair.public_key_pem()).unwrap();
+    let check = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--jwt-algorithm", "es256", "--jwt-public-key"])
+            .arg(&key)
+            .args(["--demo", "false", "--check-config"])
+            .args(extra)
+            .env_remove("HUB_JWT_SECRET")
+            .env_remove("HUB_JWT_AUDIENCE")
+            .output()
+            .unwrap()
+    };
+    let out = check(&[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--jwt-audience is required"), "{err}");
+    for ok in [
+        &["--jwt-audience", "sse-hub"][..],
+        &["--jwt-audience", "any"],
+    ] {
+        let out = check(ok);
+        assert!(
+            out.status.success(),
+            "{ok:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = check(&["--jwt-audience", "any,sse-hub"]);
+    assert!(!out.status.success(), "`any` with others");
+    let out = check(&["--jwt-audience", "sse-hub", "--jwt-leeway-secs", "301"]);
+    assert!(!out.status.success(), "a leeway over 300 s");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Demo mode is off unless asked for: without flags the server refuses to
 /// start (it could check no token), and with a secret it serves no demo
 /// routes.

@@ -308,8 +308,8 @@ async fn forwarded_addresses_count_only_from_trusted_proxies() {
     assert_eq!(statuses, [200, 429]);
 }
 
-/// With `--log-format json` every line on stderr is one JSON object with
-/// a timestamp, a level and a target.
+/// With `--log-format json` every line on stderr, and the ready line on
+/// stdout, is one JSON object with a timestamp, a level and a target.
 #[tokio::test]
 async fn json_logs_are_one_object_a_line() {
     let dir = Scratch::new("json-log");
@@ -324,6 +324,12 @@ async fn json_logs_are_one_object_a_line() {
             "news",
         ])
         .stderr(Stdio::from(log)));
+    // stdout too: the ready line is an object in the logs' shape.
+    let ready: Value = serde_json::from_str(&hub.ready_line)
+        .unwrap_or_else(|e| panic!("the ready line is not JSON ({e}): {}", hub.ready_line));
+    for field in ["timestamp", "level", "target", "url"] {
+        assert!(ready.get(field).is_some(), "no {field}: {ready}");
+    }
     let client = reqwest::Client::new();
     let res = open(&client, &hub.base, "json-user").await;
     assert_eq!(res.status(), 200);

@@ -126,12 +126,19 @@ impl Hub {
         who: &Principal,
         event: NewEvent,
     ) -> Result<Published, HubError> {
-        if let Target::Topic(t) = &event.target {
-            let refused = self
-                .inner
-                .topics
-                .refuse_publish(who, std::slice::from_ref(t))
-                .await;
+        // Every target kind is named, so a kind added later must say here
+        // whether the topic policy governs it.
+        let topics: &[crate::event::Topic] = match &event.target {
+            Target::Topic(t) => std::slice::from_ref(t),
+            // Not topics: the role alone decides (see above).
+            Target::All(_)
+            | Target::User(_)
+            | Target::Users(_)
+            | Target::Connection(_)
+            | Target::Metadata(_) => &[],
+        };
+        if !topics.is_empty() {
+            let refused = self.inner.topics.refuse_publish(who, topics).await;
             if !refused.is_empty() {
                 return Err(HubError::TopicForbidden(
                     refused.iter().map(ToString::to_string).collect(),

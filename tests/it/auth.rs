@@ -194,3 +194,145 @@ async fn es256_and_rs256_verify_with_public_keys_and_refuse_confusion() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What a provider's tokens carry: `aud` (a string or an array) and `iss`.
+/// An audience and an issuer, once set, must match; a token with an `aud`
+/// is refused while none is set; `any` takes every audience.
+#[tokio::test]
+async fn audience_and_issuer_are_checked_as_configured() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let key = EncodingKey::from_secret(secret);
+    let hs = Header::new(Algorithm::HS256);
+    let token = |extra: Value| {
+        let mut claims = json!({"sub": "alice", "exp": now() + 60});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        encode(&hs, &claims, &key).unwrap()
+    };
+    let iss = "https://id.example.test/";
+    type Tokens = Vec<(&'static str, Value, StatusCode)>;
+    let cases: Vec<(&str, Auth, Tokens)> = vec![
+        (
+            "no audience set",
+            Auth::hs256(secret),
+            vec![
+                ("no aud", json!({}), StatusCode::OK),
+                (
+                    "an aud",
+                    json!({"aud": "billing-app"}),
+                    StatusCode::UNAUTHORIZED,
+                ),
+            ],
+        ),
+        (
+            "audience sse-hub, issuer set",
+            Auth::hs256(secret)
+                .with_audience(sse_hub::Audience::OneOf(vec![
+                    "sse-hub".into(),
+                    "hub2".into(),
+                ]))
+                .with_issuer(Some(iss.into())),
+            vec![
+                (
+                    "aud and iss",
+                    json!({"aud": "sse-hub", "iss": iss}),
+                    StatusCode::OK,
+                ),
+                (
+                    "aud in an array",
+                    json!({"aud": ["x", "sse-hub"], "iss": iss}),
+                    StatusCode::OK,
+                ),
+                (
+                    "the second audience",
+                    json!({"aud": "hub2", "iss": iss}),
+                    StatusCode::OK,
+                ),
+                (
+                    "another app's aud",
+                    json!({"aud": "billing-app", "iss": iss}),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                ("no aud", json!({"iss": iss}), StatusCode::UNAUTHORIZED),
+                (
+                    "another issuer",
+                    json!({"aud": "sse-hub", "iss": "https://evil.test/"}),
+                    StatusCode::UNAUTHORIZED,
+                ),
+                (
+                    "no iss",
+                    json!({"aud": "sse-hub"}),
+                    StatusCode::UNAUTHORIZED,
+                ),
+            ],
+        ),
+        (
+            "any audience",
+            Auth::hs256(secret).with_audience(sse_hub::Audience::Any),
+            vec![
+                ("no aud", json!({}), StatusCode::OK),
+                ("an aud", json!({"aud": "billing-app"}), StatusCode::OK),
+                (
+                    "an array",
+                    json!({"aud": ["a", "b"], "iss": "https://whoever/"}),
+                    StatusCode::OK,
+                ),
+            ],
+        ),
+    ];
+    for (setup, auth, tokens) in cases {
+        let url = serve(auth).await;
+        for (what, extra, want) in tokens {
+            let (st, body) = status_of(&url, &token(extra)).await;
+            assert_eq!(st, want, "{setup}: {what}: {body}");
+            if want == StatusCode::UNAUTHORIZED {
+                assert_eq!(body["code"], "unauthorized", "{setup}: {what}");
+            }
+        }
+    }
+}
+
+/// `nbf` and `exp` are forgiven the leeway (30 s by default), no more; a
+/// leeway above the bound is refused.
+#[tokio::test]
+async fn not_before_and_expiry_allow_the_leeway_and_no_more() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let key = EncodingKey::from_secret(secret);
+    let hs = Header::new(Algorithm::HS256);
+    let at = |nbf: u64, exp: u64| {
+        encode(&hs, &json!({"sub": "a", "nbf": nbf, "exp": exp}), &key).unwrap()
+    };
+    let url = serve(Auth::hs256(secret)).await;
+    let t = now();
+    assert_eq!(
+        status_of(&url, &at(t + 20, t + 600)).await.0,
+        StatusCode::OK,
+        "nbf 20 s ahead: skew"
+    );
+    assert_eq!(
+        status_of(&url, &at(t - 600, t - 20)).await.0,
+        StatusCode::OK,
+        "expired 20 s ago: skew"
+    );
+    let (st, body) = status_of(&url, &at(t + 60, t + 600)).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token not yet valid"))
+    );
+    let (st, body) = status_of(&url, &at(t - 600, t - 60)).await;
+    assert_eq!(
+        (st, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token expired"))
+    );
+
+    let strict = serve(Auth::hs256(secret).with_leeway(Duration::ZERO).unwrap()).await;
+    assert_eq!(
+        status_of(&strict, &at(t + 20, t + 600)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(Auth::hs256(secret)
+        .with_leeway(Duration::from_secs(301))
+        .is_err());
+}

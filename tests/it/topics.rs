@@ -179,6 +179,49 @@ async fn publishing_to_a_topic_follows_the_publish_grant() {
     );
 }
 
+/// Each target kind, for a publisher whose grant allows `orders.*`: the
+/// grant governs topics (one outside it is refused); the other kinds are
+/// the role's to allow, and the role check refuses a user every kind.
+#[tokio::test]
+async fn each_target_kind_passes_the_publish_checks_it_should() {
+    let s = server_public(&[]).await;
+    let scoped = s.token_with(
+        "svc",
+        Role::Publisher,
+        grants(None, Some(&["orders.*"])),
+        &[],
+    );
+    let user = s.token_with("u", Role::User, grants(None, Some(&["*"])), &[]);
+    let kinds = [
+        ("all", json!({"all": true}), StatusCode::OK),
+        ("user", json!({"user": "ann"}), StatusCode::OK),
+        ("users", json!({"users": ["ann", "bob"]}), StatusCode::OK),
+        ("connection", json!({"connection": "c-1"}), StatusCode::OK),
+        (
+            "metadata",
+            json!({"metadata": {"room": "a"}}),
+            StatusCode::OK,
+        ),
+        (
+            "topic in the grant",
+            json!({"topic": "orders.1"}),
+            StatusCode::OK,
+        ),
+        (
+            "topic outside it",
+            json!({"topic": "billing"}),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (kind, target, want) in kinds {
+        let body = json!({"event": "tick", "data": 1, "target": target});
+        let (st, answer) = s.post("/api/sse/publish", &scoped, body.clone()).await;
+        assert_eq!(st, want, "{kind}: {answer}");
+        let (st, _) = s.post("/api/sse/publish", &user, body).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{kind}, as a user");
+    }
+}
+
 #[tokio::test]
 async fn trusted_metadata_comes_from_the_token_alone_live_and_on_replay() {
     let s = server_public(&[]).await;
@@ -344,7 +387,7 @@ async fn a_webhook_that_is_down_means_refusal_not_a_hang() {
 }
 
 /// Every role × grant × topic through every entry point (stream open,
-/// subscribe, publish, replay) against the rule the README states.
+/// subscribe, publish, replay) against the rule `docs/access.md` states.
 #[tokio::test]
 async fn the_whole_matrix_of_roles_grants_topics_and_entry_points() {
     let s = server_public(&["news"]).await;

@@ -10,8 +10,13 @@ use clap::CommandFactory;
 use super::file::{kind, Kind, Loaded, Source};
 use super::Config;
 
-/// Settings whose values are never printed.
-const SECRETS: [&str; 2] = ["jwt_secret", "webhook_secret"];
+/// Whether a setting's value is a secret, never printed. Marked where the
+/// flag is defined (`hide_env_values = true`, which also keeps `--help`
+/// from showing the value it found in the environment), so a new secret
+/// flag cannot be forgotten in a list here.
+fn is_secret(arg: &clap::Arg) -> bool {
+    arg.is_hide_env_values_set()
+}
 /// Settings that are URLs and may carry a password.
 const URLS: [&str; 4] = [
     "broker",
@@ -50,7 +55,7 @@ pub fn render(loaded: &Loaded) -> String {
         let value = if raw.is_empty() && kind(arg) != Kind::Boolean {
             let _ = writeln!(out, "# {id} = (not set)");
             continue;
-        } else if SECRETS.contains(&id) {
+        } else if is_secret(arg) {
             toml::Value::String("<redacted>".into())
         } else {
             let raw: Vec<String> = if URLS.contains(&id) {
@@ -155,8 +160,14 @@ mod tests {
         let defaults = super::super::file::load(vec![OsString::from("server")]).unwrap();
         let defaults = lines_of(&render(&defaults));
         let listed = lines_of(&example);
+        let cmd = Config::command();
+        let secrets: Vec<&str> = cmd
+            .get_arguments()
+            .filter(|a| is_secret(a))
+            .map(|a| a.get_id().as_str())
+            .collect();
         for (key, value) in &defaults {
-            if SECRETS.contains(&key.as_str()) {
+            if secrets.contains(&key.as_str()) {
                 assert!(example.contains(key.as_str()), "deploy/hub.toml: `{key}`");
                 continue;
             }
@@ -201,6 +212,42 @@ mod tests {
             Ok(_) => {}
             Err(super::super::file::LoadError::File(e)) => panic!("{e}"),
             Err(super::super::file::LoadError::Clap(e)) => panic!("{e}"),
+        }
+    }
+
+    /// Every flag that may carry a secret is marked as one where it is
+    /// defined, and `--check-config` prints none of their values.
+    #[test]
+    fn every_secret_bearing_flag_is_marked_and_redacted() {
+        let cmd = Config::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            let looks_secret = ["secret", "password", "private", "credential"]
+                .iter()
+                .any(|w| id.contains(w));
+            assert!(
+                !looks_secret || is_secret(arg),
+                "`{id}` looks like a secret: mark it with `hide_env_values = true`"
+            );
+        }
+        let secrets: Vec<&clap::Arg> = cmd.get_arguments().filter(|a| is_secret(a)).collect();
+        assert!(secrets.len() >= 2, "jwt_secret and webhook_secret at least");
+        let mut args = vec![OsString::from("server")];
+        for a in &secrets {
+            args.push(OsString::from(format!(
+                "--{}=VERY-SECRET-{}",
+                a.get_long().unwrap(),
+                a.get_id()
+            )));
+        }
+        let loaded = super::super::file::load(args).unwrap_or_else(|_| panic!("loads"));
+        let text = render(&loaded);
+        assert!(!text.contains("VERY-SECRET"), "{text}");
+        for a in &secrets {
+            assert!(
+                text.contains(&format!("{} = \"<redacted>\"", a.get_id())),
+                "{text}"
+            );
         }
     }
 }

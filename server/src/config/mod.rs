@@ -126,6 +126,48 @@ pub struct AuthFlags {
     /// PEM public key file for RS256 / ES256.
     #[arg(long, env = "HUB_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
+
+    /// Audiences a token's `aud` must name one of (comma-separated), or
+    /// `any` for any audience. Unset: a token with an `aud` is refused.
+    /// Required with a public key (an identity provider signs tokens for
+    /// other applications with the same key).
+    #[arg(
+        long,
+        env = "HUB_JWT_AUDIENCE",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub jwt_audience: Vec<String>,
+
+    /// The issuer a token's `iss` must be (e.g. `https://tenant.auth0.com/`);
+    /// unset: not checked.
+    #[arg(long, env = "HUB_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Clock skew forgiven on a token's `exp` and `nbf`, in seconds (at
+    /// most 300).
+    #[arg(long, env = "HUB_JWT_LEEWAY_SECS", default_value_t = 30)]
+    pub jwt_leeway_secs: u64,
+}
+
+impl AuthFlags {
+    /// The audience rule of `--jwt-audience`.
+    fn audience(&self) -> anyhow::Result<sse_hub::Audience> {
+        let names: Vec<String> = self
+            .jwt_audience
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        Ok(match names.as_slice() {
+            [] => sse_hub::Audience::NoneAccepted,
+            [any] if any == "any" => sse_hub::Audience::Any,
+            names if names.iter().any(|n| n == "any") => {
+                anyhow::bail!("--jwt-audience: `any` cannot be listed with other audiences")
+            }
+            names => sse_hub::Audience::OneOf(names.to_vec()),
+        })
+    }
 }
 
 /// Where events travel between nodes.
@@ -400,6 +442,20 @@ impl Config {
                 }
             }
         };
+        let audience = self.tokens.audience()?;
+        if auth.verifies_foreign_tokens() && audience == sse_hub::Audience::NoneAccepted {
+            anyhow::bail!(
+                "--jwt-audience is required with a public key: the provider that holds the \
+                 private key signs tokens for other applications too, and only the audience \
+                 tells them apart. Name this hub's audience (--jwt-audience sse-hub), or say \
+                 --jwt-audience any if every token it signs is meant for this hub."
+            );
+        }
+        let auth = auth
+            .with_audience(audience)
+            .with_issuer(self.tokens.jwt_issuer.clone().filter(|s| !s.is_empty()))
+            .with_leeway(Duration::from_secs(self.tokens.jwt_leeway_secs))
+            .map_err(|e| anyhow::anyhow!("--jwt-leeway-secs: {e}"))?;
         Ok(auth.with_demo_tokens(
             self.demo_mode.demo,
             Duration::from_secs(self.demo_mode.demo_token_ttl_secs),
