@@ -4,12 +4,14 @@
 #   scripts/setup.sh test   the above, plus Chromium, Redis and the Playwright packages
 #
 # Why it is shaped like this: on a fresh 2-core machine the set-up used to
-# take half an hour, nearly all of it compiling two tools (cargo-leptos and
-# wasm-bindgen-cli) with the fat-LTO, one-codegen-unit release profiles their
-# manifests ask for. Tools we build for ourselves need neither, so the
-# profile is overridden from the environment (cargo reads CARGO_PROFILE_* for
-# `cargo install` too). The downloads (apt, npm) are waits, not CPU: they run
-# in the background while the tools compile, and each step prints its time.
+# take half an hour, nearly all of it compiling two tools, cargo-leptos (21
+# minutes alone) and wasm-bindgen-cli. The release build no longer needs
+# cargo-leptos (scripts/build-release.sh runs its steps itself), so only
+# wasm-bindgen-cli is compiled, with a lean profile: tools we build for
+# ourselves need no fat LTO or single codegen unit (cargo reads
+# CARGO_PROFILE_* from the environment for `cargo install` too). The
+# downloads (apt, npm) are waits, not CPU: they run in the background while
+# the tool compiles, and each step prints its time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -32,6 +34,8 @@ trap 'rm -rf "$logs"' EXIT
 # --- Waits first, in the background: Debian packages and npm packages. ---
 apt_missing=()
 need_pkg() { dpkg -s "$1" >/dev/null 2>&1 || apt_missing+=("$1"); }
+# The release build precompresses the site (.br beside .gz).
+need_pkg brotli
 if [ "$mode" = test ]; then
   need_pkg chromium
   need_pkg chromium-driver
@@ -76,13 +80,8 @@ fi
 tool_profile=(env CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
   CARGO_PROFILE_RELEASE_DEBUG=0 CARGO_PROFILE_RELEASE_STRIP=true CARGO_PROFILE_RELEASE_INCREMENTAL=false)
 
-if [ "$(cargo leptos --version 2>/dev/null)" != "cargo-leptos 0.3.10" ]; then
-  log "installing cargo-leptos 0.3.10"
-  timed "cargo-leptos" "${tool_profile[@]}" cargo install --locked --features no_downloads cargo-leptos --version 0.3.10
-fi
-
-# cargo-leptos (no_downloads) runs the wasm-bindgen CLI from PATH; it must be
-# the exact version of the wasm-bindgen crate in Cargo.lock.
+# The release build runs the wasm-bindgen CLI; it must be the exact version
+# of the wasm-bindgen crate in Cargo.lock.
 wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
   log "installing wasm-bindgen-cli $wb_version"

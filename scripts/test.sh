@@ -30,7 +30,7 @@ trap summary EXIT
 step "setup"
 bash scripts/setup.sh test
 export PATH="$HOME/.cargo/bin:$PATH"
-# cargo-leptos compiles with LEPTOS_OUTPUT_NAME set, and leptos bakes it in
+# The release build compiles with LEPTOS_OUTPUT_NAME set, and leptos bakes it in
 # (it picks the WASM file name the page loads). Plain cargo builds of the
 # server must see the same value, or they load a file that does not exist.
 export LEPTOS_OUTPUT_NAME=sse-hub

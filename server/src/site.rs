@@ -3,7 +3,7 @@
 //!
 //! The WASM is most of what a first visit downloads, so the files under
 //! `/pkg` are served as the build left them: a release build made with
-//! `cargo leptos build --release --precompress` writes a `.br` and a `.gz`
+//! `scripts/build-release.sh` writes a `.br` and a `.gz`
 //! beside each file, and the one the browser accepts is sent as it is (no
 //! compression per request). With `LEPTOS_HASH_FILES=true` the build also
 //! puts a hash of each file's content in its name and writes `hash.txt`
