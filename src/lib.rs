@@ -50,8 +50,8 @@ pub mod typed_events;
 pub mod wire;
 
 pub use access::{ClaimsPolicy, TopicAuthorizer, TopicPattern, WebhookPolicy};
-pub use api::{router, Api, ApiError};
-pub use auth::{Audience, Auth, AuthError, Principal, Role};
+pub use api::{router, Api, ApiError, Authenticator};
+pub use auth::{Audience, Auth, AuthError, Jwks, JwksOptions, Principal, Role};
 pub use broker::{Broker, BrokerConfig};
 pub use config::HubConfig;
 pub use error::HubError;

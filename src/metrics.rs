@@ -15,6 +15,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use http::Method;
 
+use crate::auth::JwksStatus;
 use crate::hub::Hub;
 use crate::lifecycle_webhook::WebhookCounters;
 
@@ -94,7 +95,12 @@ impl HttpMetrics {
 
 /// Renders every metric of `hub`, the request latencies in `http`, and
 /// the lifecycle webhook's counters when there is one.
-pub fn render(hub: &Hub, http: &HttpMetrics, webhook: Option<&WebhookCounters>) -> String {
+pub fn render(
+    hub: &Hub,
+    http: &HttpMetrics,
+    webhook: Option<&WebhookCounters>,
+    jwks: Option<JwksStatus>,
+) -> String {
     let s = hub.summary();
     let mut out = String::with_capacity(4096);
     let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -237,6 +243,39 @@ pub fn render(hub: &Hub, http: &HttpMetrics, webhook: Option<&WebhookCounters>) 
             "counter",
             "Webhook POSTs that failed (each retry counts).",
             w.failed_posts.load(Ordering::Relaxed),
+        );
+    }
+
+    if let Some(k) = jwks {
+        metric(
+            "sse_hub_jwks_stale",
+            "gauge",
+            "1 while the last fetch of the identity provider's key set failed (the last good set is in use).",
+            u64::from(k.stale),
+        );
+        metric(
+            "sse_hub_jwks_age_seconds",
+            "gauge",
+            "Seconds since the key set in use was fetched.",
+            k.age_secs,
+        );
+        metric(
+            "sse_hub_jwks_keys",
+            "gauge",
+            "Signing keys in the key set in use.",
+            k.keys as u64,
+        );
+        metric(
+            "sse_hub_jwks_fetches_total",
+            "counter",
+            "Fetches of the key set (on schedule, and for an unknown kid at most once per floor interval).",
+            k.fetches,
+        );
+        metric(
+            "sse_hub_jwks_fetch_failures_total",
+            "counter",
+            "Key set fetches that failed.",
+            k.failures,
         );
     }
 

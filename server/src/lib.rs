@@ -28,6 +28,10 @@ pub struct App {
 /// retries) and the router that serves it.
 pub async fn app(cfg: &Config) -> anyhow::Result<App> {
     let auth = cfg.auth()?;
+    // A key set's first fetch: without keys the hub could check no token.
+    auth.start()
+        .await
+        .map_err(|e| anyhow::anyhow!("no key set to check tokens with: {e}"))?;
     let addresses = cfg.client_addresses()?;
     let (webhook, webhook_counters) = match cfg.webhook()? {
         Some((w, c)) => (Some(w), Some(c)),
@@ -46,7 +50,9 @@ pub async fn app(cfg: &Config) -> anyhow::Result<App> {
             burst: opens.saturating_mul(4),
             per_second: f64::from(opens),
         }))
-        .with_client_addresses(addresses);
+        .with_client_addresses(addresses)
+        .with_cors_origins(&cfg.cors_origins()?)
+        .map_err(|e| anyhow::anyhow!("--cors-origins: {e}"))?;
     if let Some(counters) = webhook_counters {
         api = api.with_webhook_counters(counters);
     }

@@ -202,6 +202,75 @@ fn a_public_key_needs_an_audience_and_the_leeway_is_bounded() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A key set (JWKS): checked like a public key (an audience is needed),
+/// its URL must be https (http on loopback only), it does not mix with a
+/// secret, and a start whose first fetch fails stops with the reason.
+#[test]
+fn a_key_set_is_checked_at_start_and_its_first_fetch_must_succeed() {
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(["--demo", "false", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("HUB_JWT_SECRET")
+            .env_remove("HUB_JWT_AUDIENCE")
+            .env_remove("HUB_JWT_JWKS_URL")
+            .output()
+            .unwrap()
+    };
+    let refused = |args: &[&str], says: &str| {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} started");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    };
+    let url = "http://127.0.0.1:9/.well-known/jwks.json";
+    refused(
+        &["--jwt-jwks-url", url, "--check-config"],
+        "--jwt-audience is required",
+    );
+    refused(
+        &[
+            "--jwt-jwks-url",
+            "http://idp.example/jwks",
+            "--jwt-audience",
+            "sse-hub",
+            "--check-config",
+        ],
+        "https",
+    );
+    refused(
+        &[
+            "--jwt-jwks-url",
+            url,
+            "--jwt-audience",
+            "sse-hub",
+            "--jwt-secret",
+            "0123456789abcdef0",
+            "--check-config",
+        ],
+        "cannot be combined",
+    );
+    // Nothing listens on port 9: the start stops, saying why.
+    refused(
+        &["--jwt-jwks-url", url, "--jwt-audience", "sse-hub"],
+        "no key set",
+    );
+    // --check-config does not print the URL (it may carry a key).
+    let out = run(&[
+        "--jwt-jwks-url",
+        "https://idp.example/jwks?key=s3cr3t",
+        "--jwt-audience",
+        "sse-hub",
+        "--check-config",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+}
+
 /// Demo mode is off unless asked for: without flags the server refuses to
 /// start (it could check no token), and with a secret it serves no demo
 /// routes.

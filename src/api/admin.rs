@@ -88,6 +88,11 @@ pub async fn metrics(State(api): State<Api>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::render(api.hub(), &api.metrics, api.webhook.as_deref()),
+        crate::metrics::render(
+            api.hub(),
+            &api.metrics,
+            api.webhook.as_deref(),
+            api.auth().and_then(crate::auth::Auth::jwks_status),
+        ),
     )
 }

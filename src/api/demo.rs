@@ -18,6 +18,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use sse_protocol::{DemoKind, DemoRequest, DemoSent, DemoToken, DemoTokenRequest};
 
+use super::authenticator::Authenticate;
 use super::error::ApiError;
 use super::extract::ApiJson;
 use super::rate::{Rate, RateLimiter};
@@ -69,7 +70,9 @@ const MAX_TRACKED_USERS: usize = 10_000;
 #[derive(Clone)]
 pub struct DemoState {
     hub: Hub,
-    auth: Auth,
+    authenticate: Authenticate,
+    /// Mints the demo tokens (none when callers are not known by tokens).
+    auth: Option<Auth>,
     sends: Arc<RateLimiter>,
     tokens: Arc<RateLimiter>,
 }
@@ -80,9 +83,9 @@ impl FromRef<DemoState> for Hub {
     }
 }
 
-impl FromRef<DemoState> for Auth {
-    fn from_ref(s: &DemoState) -> Auth {
-        s.auth.clone()
+impl FromRef<DemoState> for Authenticate {
+    fn from_ref(s: &DemoState) -> Authenticate {
+        s.authenticate.clone()
     }
 }
 
@@ -92,7 +95,8 @@ impl FromRef<DemoState> for Auth {
 pub(super) fn router(api: &Api, limits: DemoLimits) -> Router {
     let state = DemoState {
         hub: api.hub().clone(),
-        auth: api.auth().clone(),
+        authenticate: api.authenticate.clone(),
+        auth: api.auth().cloned(),
         sends: Arc::new(RateLimiter::new(
             limits.per_user,
             limits.overall,
@@ -145,12 +149,11 @@ pub async fn demo_token(
     ApiJson(body): ApiJson<DemoTokenRequest>,
 ) -> Result<Json<DemoToken>, ApiError> {
     state.tokens.check("").map_err(limited)?;
-    let auth = &state.auth;
-    if !auth.demo_tokens() {
+    let Some(auth) = state.auth.as_ref().filter(|a| a.demo_tokens()) else {
         return Err(ApiError::NotFound(
             "demo tokens are disabled on this hub".into(),
         ));
-    }
+    };
     let user = UserId::new(&body.user_id).ok().filter(|u| {
         u.as_str().len() <= 64
             && u.as_str()

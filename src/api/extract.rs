@@ -1,6 +1,7 @@
 //! Request extractors whose rejections are [`ApiError`]s, so a malformed
 //! body or a missing token gets the same JSON error shape as everything
-//! else: the JSON body, and the caller ([`Principal`]) from its token.
+//! else: the JSON body, and the caller ([`Principal`]) from the state's
+//! [`Authenticate`] (by default: its token).
 //!
 //! Tokens come from `Authorization: Bearer`, the `x-auth-token` header or
 //! the `?token=` query parameter (the browser's `EventSource` cannot set
@@ -11,8 +12,9 @@ use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
 
+use super::authenticator::{Access, Authenticate};
 use super::error::ApiError;
-use crate::auth::{Auth, AuthError, Principal};
+use crate::auth::Principal;
 
 /// `Json<T>` with JSON errors.
 #[derive(Debug)]
@@ -72,19 +74,51 @@ pub(super) fn query_params(
     Ok(out)
 }
 
-/// Who is calling, from the request's token (401 if none is valid).
+/// Who is calling a route that acts (publish, admin: [`Access::Act`]), as
+/// the state's [`Authenticate`] says (401 if no one).
 impl<S> FromRequestParts<S> for Principal
 where
-    Auth: FromRef<S>,
+    Authenticate: FromRef<S>,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let auth = Auth::from_ref(state);
-        let token = token_from_parts(parts)
-            .filter(|t| !t.is_empty())
-            .ok_or(AuthError::Missing)?;
-        Ok(auth.verify(&token)?)
+        let Authenticate(authenticator) = Authenticate::from_ref(state);
+        Ok(authenticator.authenticate(parts, Access::Act).await?)
     }
+}
+
+/// Who is calling a route that listens (stream, subscribe, history,
+/// presence: [`Access::Listen`]; a session cookie may say it).
+#[derive(Debug, Clone)]
+pub struct Listener(pub Principal);
+
+impl<S> FromRequestParts<S> for Listener
+where
+    Authenticate: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Authenticate(authenticator) = Authenticate::from_ref(state);
+        Ok(Listener(
+            authenticator.authenticate(parts, Access::Listen).await?,
+        ))
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+pub fn cookie_from_parts(parts: &Parts, name: &str) -> Option<String> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"').to_string())
+        .filter(|v| !v.is_empty())
 }

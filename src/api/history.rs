@@ -8,8 +8,7 @@ use axum::Json;
 use sse_protocol::HistoryPage;
 
 use super::error::ApiError;
-use super::extract::query_params;
-use crate::auth::Principal;
+use super::extract::{query_params, Listener};
 use crate::event::{Topic, UserId};
 use crate::hub::{HistoryOf, Hub, MAX_HISTORY_LIMIT};
 
@@ -18,7 +17,7 @@ const DEFAULT_LIMIT: usize = 20;
 /// The handler.
 pub async fn history(
     State(hub): State<Hub>,
-    who: Principal,
+    Listener(who): Listener,
     uri: Uri,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let mut topic = None;

@@ -20,8 +20,14 @@
 //! a separate router, `Api::demo_router`, for demo deployments only, and
 //! only in builds with the `demo` cargo feature (off by default; the
 //! binary turns it on).
+//!
+//! Who is calling is the [`Authenticator`]'s answer (the JWT verifier, or
+//! an app's own sessions: [`Api::with_authenticator`]); routes that listen
+//! take a [`Listener`], which a session cookie may prove, and routes that
+//! act take a [`crate::auth::Principal`], which a cookie never does.
 
 mod admin;
+mod authenticator;
 mod client_addr;
 #[cfg(feature = "demo")]
 pub mod demo;
@@ -44,15 +50,16 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, delete, get, post};
 use axum::Router;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
+pub use self::authenticator::{Access, AuthFuture, Authenticate, Authenticator};
 pub use self::client_addr::{
     AddressSlot, Cidr, ClientAddresses, Peer, DEFAULT_STREAMS_PER_ADDRESS,
 };
 pub use self::error::ApiError;
-pub use self::extract::{token_from_parts, ApiJson};
+pub use self::extract::{cookie_from_parts, token_from_parts, ApiJson, Listener};
 pub use self::rate::Rate;
-pub use self::state::{Api, DEFAULT_STREAM_OPENS};
+pub use self::state::{exact_origin, Api, DEFAULT_STREAM_OPENS};
 pub use self::stream_route::{parse_stream_query, StreamQuery};
 use crate::hub::Hub;
 use crate::metrics::HttpMetrics;
@@ -93,8 +100,13 @@ impl Api {
 
     /// Per-route latency metrics and CORS, for every router of the hub.
     fn layers(&self, routes: Router) -> Router {
-        let cors = CorsLayer::new()
-            .allow_origin(Any)
+        let cors = match &self.cors_origins {
+            Some(origins) => CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+                .allow_credentials(true),
+            None => CorsLayer::new().allow_origin(Any),
+        };
+        let cors = cors
             .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
             .allow_headers([
                 header::AUTHORIZATION,

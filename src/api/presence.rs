@@ -8,15 +8,14 @@ use axum::Json;
 use sse_protocol::PresencePage;
 
 use super::error::ApiError;
-use super::extract::query_params;
-use crate::auth::Principal;
+use super::extract::{query_params, Listener};
 use crate::event::Topic;
 use crate::hub::Hub;
 
 /// The handler.
 pub async fn presence(
     State(hub): State<Hub>,
-    who: Principal,
+    Listener(who): Listener,
     uri: Uri,
 ) -> Result<Json<PresencePage>, ApiError> {
     let mut topic = None;

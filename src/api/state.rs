@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use super::authenticator::{Authenticate, Authenticator};
 use crate::auth::Auth;
 use crate::hub::Hub;
 use crate::lifecycle_webhook::WebhookCounters;
@@ -26,9 +27,12 @@ use crate::metrics::HttpMetrics;
 #[derive(Clone, Debug)]
 pub struct Api {
     pub(super) hub: Hub,
-    /// Token verification lives here, at the edge, not in the hub: the hub
-    /// takes an already authenticated [`crate::auth::Principal`].
-    pub(super) auth: Auth,
+    /// Who is calling is decided here, at the edge, not in the hub: the
+    /// hub takes an already authenticated [`crate::auth::Principal`].
+    pub(super) authenticate: Authenticate,
+    /// The JWT verifier, when that is how callers are known (the demo
+    /// routes mint tokens with it).
+    pub(super) auth: Option<Auth>,
     /// Shared by every router built from this `Api`, written by each
     /// request's middleware, read by `/metrics`.
     pub(super) metrics: Arc<HttpMetrics>,
@@ -40,6 +44,10 @@ pub struct Api {
     /// Who the client is (the socket, or a trusted proxy's
     /// `X-Forwarded-For`) and how many streams one address may hold.
     pub(super) addresses: ClientAddresses,
+    /// Origins whose pages may call with credentials (cookies); `None`:
+    /// any origin, never with credentials. Shared: read when a router is
+    /// built.
+    pub(super) cors_origins: Option<Arc<[axum::http::HeaderValue]>>,
 }
 
 impl FromRef<Api> for Hub {
@@ -48,18 +56,27 @@ impl FromRef<Api> for Hub {
     }
 }
 
-impl FromRef<Api> for Auth {
-    fn from_ref(api: &Api) -> Auth {
-        api.auth.clone()
+impl FromRef<Api> for Authenticate {
+    fn from_ref(api: &Api) -> Authenticate {
+        api.authenticate.clone()
     }
 }
 
 impl Api {
     /// The HTTP surface of `hub`, checking tokens with `auth`.
     pub fn new(hub: Hub, auth: Auth) -> Self {
+        let mut api = Self::with_authenticator(hub, auth.clone());
+        api.auth = Some(auth);
+        api
+    }
+
+    /// The HTTP surface of `hub`, knowing callers by `authenticator` (an
+    /// application's own sessions, say) instead of tokens.
+    pub fn with_authenticator(hub: Hub, authenticator: impl Authenticator) -> Self {
         Self {
             hub,
-            auth,
+            authenticate: Authenticate::new(authenticator),
+            auth: None,
             metrics: Arc::default(),
             webhook: None,
             opens: Some(Arc::new(RateLimiter::new(
@@ -68,6 +85,7 @@ impl Api {
                 1,
             ))),
             addresses: ClientAddresses::default(),
+            cors_origins: None,
         }
     }
 
@@ -84,6 +102,20 @@ impl Api {
         self
     }
 
+    /// Lets pages of exactly these origins (`https://app.example.com`)
+    /// call with credentials (a session cookie: fetch's `credentials:
+    /// 'include'`); every other origin gets no CORS grant. Without it, any
+    /// origin may call, never with credentials (a wildcard never carries
+    /// them). An origin that is not `scheme://host[:port]` is an error.
+    pub fn with_cors_origins(mut self, origins: &[String]) -> Result<Self, String> {
+        let out = origins
+            .iter()
+            .map(|o| exact_origin(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.cors_origins = (!out.is_empty()).then(|| out.into());
+        Ok(self)
+    }
+
     /// Shows the lifecycle webhook's counters in `/metrics`.
     pub fn with_webhook_counters(mut self, counters: Arc<WebhookCounters>) -> Self {
         self.webhook = Some(counters);
@@ -95,8 +127,29 @@ impl Api {
         &self.hub
     }
 
-    /// How it checks tokens.
-    pub fn auth(&self) -> &Auth {
-        &self.auth
+    /// How it checks tokens, when it knows callers by tokens
+    /// ([`Api::new`]; `None` after [`Api::with_authenticator`]).
+    pub fn auth(&self) -> Option<&Auth> {
+        self.auth.as_ref()
     }
+}
+
+/// `origin` as a CORS grant, if it is exact: `http(s)://host[:port]`, no
+/// path, no wildcard.
+pub fn exact_origin(origin: &str) -> Result<axum::http::HeaderValue, String> {
+    let o = origin.trim();
+    let bad =
+        || format!("`{o}` is not an exact origin (scheme://host[:port], no path, no wildcard)");
+    let uri: axum::http::Uri = o.parse().map_err(|_| bad())?;
+    let exact = matches!(uri.scheme_str(), Some("http" | "https"))
+        && uri.host().is_some_and(|h| !h.is_empty())
+        && !o
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .contains('/')
+        && !o.contains('*');
+    if !exact {
+        return Err(bad());
+    }
+    axum::http::HeaderValue::from_str(o).map_err(|_| bad())
 }

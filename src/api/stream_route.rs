@@ -12,7 +12,7 @@ use axum::response::Response;
 
 use super::client_addr::{Counted, Peer};
 use super::error::ApiError;
-use crate::auth::Principal;
+use super::extract::Listener;
 use crate::config::HubConfig;
 use crate::event::{EventName, Topic};
 use crate::hub::ConnectRequest;
@@ -113,7 +113,7 @@ fn bounded(what: &str, s: &str, max: usize) -> Result<String, ApiError> {
 /// The stream handler.
 pub async fn stream(
     State(api): State<super::state::Api>,
-    principal: Principal,
+    Listener(principal): Listener,
     Peer(peer): Peer,
     headers: HeaderMap,
     uri: Uri,

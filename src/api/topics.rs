@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sse_protocol::TopicsRequest;
 
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, Listener};
 use crate::auth::Principal;
 use crate::event::{ConnectionId, Topic};
 use crate::hub::{Connections, Hub, TopicChange};
@@ -44,7 +44,7 @@ async fn change(
 /// `POST /api/sse/subscribe`.
 pub async fn subscribe(
     State(hub): State<Hub>,
-    who: Principal,
+    Listener(who): Listener,
     ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     change(hub, who, body, TopicChange::Subscribe).await
@@ -53,7 +53,7 @@ pub async fn subscribe(
 /// `POST /api/sse/unsubscribe`.
 pub async fn unsubscribe(
     State(hub): State<Hub>,
-    who: Principal,
+    Listener(who): Listener,
     ApiJson(body): ApiJson<TopicsRequest>,
 ) -> Result<Json<Value>, ApiError> {
     change(hub, who, body, TopicChange::Unsubscribe).await

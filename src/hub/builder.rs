@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::authorizer::{AudienceAuthorizer, EventAuthorizer};
+use super::authorizer::EventAuthorizer;
 use super::core::{Hub, Inner, Recent};
 use super::counters::Counters;
 use super::observer::LifecycleObserver;
@@ -25,7 +25,7 @@ use crate::error::HubError;
 pub struct HubBuilder {
     config: HubConfig,
     broker: Engine,
-    authorizer: Box<dyn EventAuthorizer>,
+    authorizer: Option<Box<dyn EventAuthorizer>>,
     topics: Box<dyn TopicAuthorizer>,
     lifecycle: Option<Box<dyn LifecycleObserver>>,
 }
@@ -60,13 +60,14 @@ impl Hub {
     }
 
     /// Starts building a hub with `config`, the memory broker, the default
-    /// event authorizer ([`AudienceAuthorizer`]) and topic policy
+    /// event authorizer ([`super::AudienceAuthorizer`]: the audience rule
+    /// alone) and topic policy
     /// ([`ClaimsPolicy`]).
     pub fn builder(config: HubConfig) -> HubBuilder {
         HubBuilder {
             config,
             broker: Engine::Config(BrokerConfig::Memory),
-            authorizer: Box::new(AudienceAuthorizer),
+            authorizer: None,
             topics: Box::new(ClaimsPolicy::new()),
             lifecycle: None,
         }
@@ -87,9 +88,10 @@ impl HubBuilder {
         self
     }
 
-    /// Uses a custom per-event authorization hook.
+    /// Uses a custom per-event authorization hook: it narrows what reaches
+    /// a connection; the audience rule still holds (see [`EventAuthorizer`]).
     pub fn authorizer(mut self, authorizer: impl EventAuthorizer) -> Self {
-        self.authorizer = Box::new(authorizer);
+        self.authorizer = Some(Box::new(authorizer));
         self
     }
 

@@ -31,7 +31,9 @@ pub(super) struct Inner {
     pub(super) broker: Arc<dyn Broker>,
     /// Per-event authorization beyond targeting, a trait object so an
     /// embedder can plug in their own.
-    pub(super) authorizer: Box<dyn EventAuthorizer>,
+    /// `None` for the default (the audience rule alone, which the hub
+    /// applies itself): a delivery then makes no dynamic call.
+    pub(super) authorizer: Option<Box<dyn EventAuthorizer>>,
     /// Who may subscribe and publish to which topics; asked before a
     /// connection gets a topic, so delivery and replay never need to.
     pub(super) topics: Box<dyn TopicAuthorizer>,

@@ -67,7 +67,14 @@ impl Hub {
         Ok(HistoryPage {
             events: events
                 .iter()
-                .filter(|e| self.inner.authorizer.allow(e, &reader))
+                .filter(|e| {
+                    reader.in_audience(e)
+                        && self
+                            .inner
+                            .authorizer
+                            .as_ref()
+                            .is_none_or(|a| a.allow(e, &reader))
+                })
                 .map(|e| HistoryEvent {
                     id: e.id.to_string(),
                     event: e.name.to_string(),

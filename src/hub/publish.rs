@@ -214,9 +214,17 @@ impl Hub {
         n
     }
 
-    /// Whether `conn` wants `event` and may see it (live and on replay).
+    /// Whether `conn` wants `event` and may see it (live and on replay):
+    /// the audience rule always holds, and a custom authorizer can only
+    /// narrow it.
     pub(super) fn allowed(&self, conn: &Connection, event: &Event) -> bool {
-        conn.wants(&event.name) && self.inner.authorizer.allow(event, conn)
+        conn.wants(&event.name)
+            && conn.in_audience(event)
+            && self
+                .inner
+                .authorizer
+                .as_ref()
+                .is_none_or(|a| a.allow(event, conn))
     }
 
     fn offer_to(&self, conn: &Connection, event: &Event) -> bool {

@@ -336,3 +336,218 @@ async fn not_before_and_expiry_allow_the_leeway_and_no_more() {
         .with_leeway(Duration::from_secs(301))
         .is_err());
 }
+
+/// A provider's token shape (Keycloak): the user id in
+/// `preferred_username`, roles in `realm_access.roles`, mapped; an
+/// unmapped role is `user`, never more; Auth0's namespaced claim works too.
+#[tokio::test]
+async fn claims_are_read_where_providers_put_them() {
+    use sse_hub::auth::{ClaimMapping, ClaimPath, RoleMap};
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let key = EncodingKey::from_secret(secret);
+    let hs = Header::new(Algorithm::HS256);
+    let keycloak = ClaimMapping {
+        user: ClaimPath::parse("preferred_username").unwrap(),
+        role: ClaimPath::parse("realm_access.roles").unwrap(),
+        roles: RoleMap::parse(&["hub-admin=admin"]).unwrap(),
+        ..ClaimMapping::default()
+    };
+    let auth0 = ClaimMapping {
+        role: ClaimPath::parse("https://example.com/roles").unwrap(),
+        roles: RoleMap::parse(&["ops=admin"]).unwrap(),
+        ..ClaimMapping::default()
+    };
+    let cases = [
+        (
+            keycloak.clone(),
+            json!({"preferred_username": "kc-ann", "realm_access": {"roles": ["offline_access", "hub-admin"]}}),
+            Some("kc-ann"),
+            StatusCode::OK,
+        ),
+        (
+            keycloak.clone(),
+            json!({"preferred_username": "kc-bob", "realm_access": {"roles": ["admin", "editor"]}}),
+            Some("kc-bob"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            keycloak.clone(),
+            json!({"sub": "only-sub", "realm_access": {"roles": ["hub-admin"]}}),
+            None,
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            auth0.clone(),
+            json!({"sub": "auth0|7", "https://example.com/roles": ["ops"]}),
+            Some("auth0|7"),
+            StatusCode::OK,
+        ),
+        (
+            auth0,
+            json!({"sub": "auth0|8", "role": "admin"}),
+            Some("auth0|8"),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            ClaimMapping::default(),
+            json!({"sub": "own", "role": "editor"}),
+            Some("own"),
+            StatusCode::FORBIDDEN,
+        ),
+    ];
+    for (mapping, claims, user, stats) in cases {
+        let mut claims = claims;
+        claims["exp"] = json!(now() + 60);
+        let token = encode(&hs, &claims, &key).unwrap();
+        let hub = Hub::new(HubConfig::default());
+        let auth = Auth::hs256(secret).with_claims(mapping);
+        let base = format!(
+            "http://{}",
+            crate::common::listen(sse_hub::router(hub, auth)).await
+        );
+        let http = reqwest::Client::new();
+        let res = http
+            .get(format!("{base}/api/sse/stats"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), stats, "stats: {claims}");
+        let mut res = http
+            .get(format!("{base}/api/sse/stream"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        match user {
+            None => assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{claims}"),
+            Some(user) => {
+                assert_eq!(res.status(), StatusCode::OK, "{claims}");
+                let chunk = res.chunk().await.unwrap().unwrap();
+                let text = String::from_utf8_lossy(&chunk);
+                assert!(
+                    text.contains(&format!("\"userId\":\"{user}\"")),
+                    "{claims}: {text}"
+                );
+            }
+        }
+    }
+}
+
+/// `--auth-cookie`: the routes that listen take the token from the cookie
+/// (so a page never holds it); publishing never does, whatever the token
+/// says (a cookie rides along on cross-site requests). Credentialed CORS
+/// is granted to the listed origins only, never to `*`.
+#[tokio::test]
+async fn a_cookie_token_listens_but_never_publishes_and_cors_credentials_are_exact() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let auth = Auth::hs256(secret).with_cookie(Some("hub_token".into()));
+    let admin = auth
+        .issue(
+            &sse_hub::UserId::new("ops").unwrap(),
+            sse_hub::Role::Admin,
+            Duration::from_secs(60),
+        )
+        .unwrap();
+    let hub = Hub::new(HubConfig::default());
+    let api = sse_hub::Api::new(hub, auth)
+        .with_cors_origins(&["http://app.test:8080".into()])
+        .unwrap();
+    let base = format!("http://{}", crate::common::listen(api.router()).await);
+    let http = reqwest::Client::new();
+    let cookie = format!("theme=dark; hub_token={admin}");
+
+    // Listening: the cookie is enough.
+    let res = http
+        .get(format!("{base}/api/sse/stream"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    drop(res);
+    let res = http
+        .get(format!("{base}/api/sse/history?topic=news"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Acting: an admin's token in a cookie is no credential at all.
+    let publish = json!({"event": "x", "data": {}, "target": {"all": true}});
+    for (path, method) in [("/api/sse/publish", "POST"), ("/api/sse/stats", "GET")] {
+        let req = match method {
+            "POST" => http.post(format!("{base}{path}")).json(&publish),
+            _ => http.get(format!("{base}{path}")),
+        };
+        let res = req.header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "unauthorized", "{path}: {body}");
+    }
+    let res = http
+        .post(format!("{base}/api/sse/publish"))
+        .bearer_auth(&admin)
+        .json(&publish)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same token in a header: {}",
+        res.text().await.unwrap()
+    );
+
+    // CORS: the listed origin may send credentials; another gets no grant.
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, format!("{base}/api/sse/stream"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+    };
+    let res = preflight("http://app.test:8080").await.unwrap();
+    let h = res.headers();
+    assert_eq!(h["access-control-allow-origin"], "http://app.test:8080");
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    // (tower-http still sends allow-credentials; without allow-origin a
+    // browser grants nothing.)
+    let res = preflight("http://evil.test").await.unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+
+    // Without listed origins: anyone, never with credentials; a wildcard
+    // or a path is no exact origin.
+    let open = sse_hub::Api::new(Hub::new(HubConfig::default()), Auth::hs256(secret));
+    let base = format!("http://{}", crate::common::listen(open.router()).await);
+    let res = http
+        .request(reqwest::Method::OPTIONS, format!("{base}/api/sse/stream"))
+        .header("origin", "http://evil.test")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["access-control-allow-origin"], "*");
+    assert!(res
+        .headers()
+        .get("access-control-allow-credentials")
+        .is_none());
+    for bad in [
+        "*",
+        "https://*.example.com",
+        "https://app.example.com/",
+        "app.example.com",
+        "https://app.example.com/x",
+    ] {
+        assert!(sse_hub::api::exact_origin(bad).is_err(), "{bad}");
+    }
+    // A hub without --auth-cookie ignores cookies.
+    let res = http
+        .get(format!("{base}/api/sse/stream"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}

@@ -217,3 +217,78 @@ async fn a_hub_with_timing_that_disagrees_does_not_start() {
         other => panic!("started: {:?}", other.map(|_| ())),
     }
 }
+
+/// A custom event authorizer narrows what the audience rule allows, never
+/// widens it: one that allows everything still keeps a `data_change` for
+/// ann from bob, and one that refuses a name keeps it from everyone.
+#[tokio::test]
+async fn a_custom_authorizer_cannot_drop_the_audience_rule() {
+    struct AllowAll;
+    impl sse_hub::hub::EventAuthorizer for AllowAll {
+        fn allow(&self, _: &sse_hub::Event, _: &sse_hub::hub::Connection) -> bool {
+            true
+        }
+    }
+    struct NoSecrets;
+    impl sse_hub::hub::EventAuthorizer for NoSecrets {
+        fn allow(&self, e: &sse_hub::Event, _: &sse_hub::hub::Connection) -> bool {
+            e.name.as_str() != "secret"
+        }
+    }
+    let ann = UserId::new("ann").unwrap();
+    for (which, hub) in [
+        (
+            "allow-all",
+            Hub::builder(HubConfig::default()).authorizer(AllowAll),
+        ),
+        (
+            "no-secrets",
+            Hub::builder(HubConfig::default()).authorizer(NoSecrets),
+        ),
+    ] {
+        let hub = hub.build().await.unwrap();
+        let mut a = hub
+            .connect(ConnectRequest::new(principal("ann")))
+            .await
+            .unwrap();
+        let mut b = hub
+            .connect(ConnectRequest::new(principal("bob")))
+            .await
+            .unwrap();
+        a.next().await;
+        b.next().await;
+        let reached = hub
+            .data_change(
+                "order",
+                "1",
+                sse_hub::ChangeAction::Updated,
+                serde_json::json!({}),
+                std::slice::from_ref(&ann),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reached, 1, "{which}: only ann");
+        hub.publish(NewEvent::json("secret".parse().unwrap(), &1, Target::all()).unwrap())
+            .await
+            .unwrap();
+        hub.publish(event(7)).await.unwrap();
+        assert!(
+            next_text(&mut a).await.contains("event: data_change\n"),
+            "{which}"
+        );
+        if which == "allow-all" {
+            assert!(next_text(&mut a).await.contains("event: secret\n"));
+            assert!(next_text(&mut b).await.contains("event: secret\n"));
+        }
+        assert!(next_text(&mut a).await.contains("event: tick\n"), "{which}");
+        assert!(
+            next_text(&mut b).await.contains("event: tick\n"),
+            "{which}: bob gets no data_change"
+        );
+    }
+}
+
+/// The next frame of `s`, as text.
+async fn next_text(s: &mut sse_hub::EventStream) -> String {
+    text(&s.next().await.unwrap())
+}

@@ -129,7 +129,9 @@ fn open(ctx: Ctx) {
     let url = stream_url(&ctx.url.get_value(), &options);
     let headers = stream_headers(token.as_deref(), last_id.as_deref());
     ctx.state.set(SseState::Connecting);
-    let upstream = Upstream::open(url, headers, last_id, move |r| on_upstream(ctx, r));
+    let upstream = Upstream::open(url, headers, options.credentials, last_id, move |r| {
+        on_upstream(ctx, r)
+    });
     ctx.live.update_value(|l| l.upstream = Some(upstream));
 }
 

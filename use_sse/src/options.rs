@@ -18,6 +18,13 @@ pub struct UseSseOptions {
     pub events: Signal<Vec<String>>,
     /// Topics to subscribe to when connecting (read at every connect).
     pub topics: Signal<Vec<String>>,
+    /// Send the page's cookies to the hub (fetch `credentials: 'include'`),
+    /// for a hub that takes the token from an HttpOnly session cookie your
+    /// app sets (`--auth-cookie`): then no token is in any script, and
+    /// `token` stays `None`. A hub on another origin must list this page's
+    /// origin in `--cors-origins`. A refused or removed cookie is a 401,
+    /// final as for any refused token.
+    pub credentials: bool,
     /// Session id sent to the hub.
     pub session_id: Option<String>,
     /// Extra query parameters, which the hub keeps as connection metadata.
@@ -46,6 +53,7 @@ impl Default for UseSseOptions {
             token: Signal::stored(None),
             events: Signal::stored(Vec::new()),
             topics: Signal::stored(Vec::new()),
+            credentials: false,
             session_id: None,
             metadata: Vec::new(),
             auto_reconnect: true,

@@ -48,11 +48,13 @@ impl Drop for Upstream {
 }
 
 impl Upstream {
-    /// Opens `url` with `headers`; `report` hears what happens. A stream
-    /// resumed from `last_event_id` reports it on events without an id.
+    /// Opens `url` with `headers` (and the page's cookies if
+    /// `credentials`); `report` hears what happens. A stream resumed from
+    /// `last_event_id` reports it on events without an id.
     pub(super) fn open(
         url: String,
         headers: Vec<(String, String)>,
+        credentials: bool,
         last_event_id: Option<String>,
         report: impl Fn(Report) + 'static,
     ) -> Upstream {
@@ -61,7 +63,16 @@ impl Upstream {
         let signal = abort.as_ref().map(|a| a.signal());
         let flag = closed.clone();
         leptos::task::spawn_local(async move {
-            let ending = read(&url, &headers, signal, last_event_id, &flag, &report).await;
+            let ending = read(
+                &url,
+                &headers,
+                credentials,
+                signal,
+                last_event_id,
+                &flag,
+                &report,
+            )
+            .await;
             if !flag.get() {
                 report(Report::Ended(ending));
             }
@@ -73,6 +84,7 @@ impl Upstream {
 async fn read(
     url: &str,
     headers: &[(String, String)],
+    credentials: bool,
     signal: Option<web_sys::AbortSignal>,
     last_event_id: Option<String>,
     closed: &Cell<bool>,
@@ -85,6 +97,9 @@ async fn read(
     let init = RequestInit::new();
     init.set_method("GET");
     init.set_cache(web_sys::RequestCache::NoStore);
+    if credentials {
+        init.set_credentials(web_sys::RequestCredentials::Include);
+    }
     init.set_signal(signal.as_ref());
     if let Ok(h) = Headers::new() {
         for (k, v) in headers {

@@ -115,6 +115,7 @@ pub fn check(cfg: &Config) -> anyhow::Result<()> {
     cfg.hub_config()?;
     cfg.topic_policy()?;
     cfg.webhook_url()?;
+    cfg.cors_origins()?;
     cfg.client_addresses()?;
     cfg.log_filter()?;
     if let Some(endpoint) = &cfg.logging.otlp_endpoint {

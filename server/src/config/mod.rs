@@ -127,6 +127,31 @@ pub struct AuthFlags {
     #[arg(long, env = "HUB_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
 
+    /// An identity provider's key set (JWKS) URL: https (http only on a
+    /// loopback host). Keys by `kid`, each for its own `alg`; refreshed on
+    /// the provider's max-age, fetched again on an unknown `kid` at most
+    /// once per minute, the last good set kept while the provider fails.
+    /// The start fails if the first fetch fails and no --jwt-jwks-file is
+    /// given. Needs --jwt-audience.
+    #[arg(long, env = "HUB_JWT_JWKS_URL", hide_env_values = true)]
+    pub jwt_jwks_url: Option<String>,
+
+    /// A key set (JWKS) file: the keys, read again on the refresh
+    /// schedule; with --jwt-jwks-url, what the hub starts from if the
+    /// first fetch fails.
+    #[arg(long, env = "HUB_JWT_JWKS_FILE")]
+    pub jwt_jwks_file: Option<PathBuf>,
+
+    /// Shortest time between two key set fetches, in seconds (the floor
+    /// on max-age, the unknown-`kid` interval, the retry interval).
+    #[arg(long, env = "HUB_JWT_JWKS_MIN_REFRESH_SECS", default_value_t = 60)]
+    pub jwt_jwks_min_refresh_secs: u64,
+
+    /// Longest time a key set is kept without fetching it again, in
+    /// seconds (the ceiling on max-age).
+    #[arg(long, env = "HUB_JWT_JWKS_MAX_REFRESH_SECS", default_value_t = 3600)]
+    pub jwt_jwks_max_refresh_secs: u64,
+
     /// Audiences a token's `aud` must name one of (comma-separated), or
     /// `any` for any audience. Unset: a token with an `aud` is refused.
     /// Required with a public key (an identity provider signs tokens for
@@ -148,9 +173,74 @@ pub struct AuthFlags {
     /// most 300).
     #[arg(long, env = "HUB_JWT_LEEWAY_SECS", default_value_t = 30)]
     pub jwt_leeway_secs: u64,
+
+    /// Where a token holds the user id: a key, a dotted path
+    /// (`user.id`), a JSON pointer (`/user/id`), or a namespaced key taken
+    /// whole (`https://example.com/uid`).
+    #[arg(long, env = "HUB_JWT_USER_CLAIM", default_value = "sub")]
+    pub jwt_user_claim: String,
+
+    /// Where a token holds its role: one name or a list (Keycloak:
+    /// `realm_access.roles`); the most powerful mapped name wins, unknown
+    /// names are `user`.
+    #[arg(long, env = "HUB_JWT_ROLE_CLAIM", default_value = "role")]
+    pub jwt_role_claim: String,
+
+    /// Provider role names to the hub's (`hub-admin=admin,svc=publisher`,
+    /// comma-separated). Empty: the names `admin`, `publisher` and `user`
+    /// are read as they are; with a map, only mapped names count.
+    #[arg(
+        long,
+        env = "HUB_JWT_ROLE_MAP",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub jwt_role_map: Vec<String>,
+
+    /// Where a token holds its topic grants (`{subscribe, publish}`).
+    #[arg(long, env = "HUB_JWT_TOPICS_CLAIM", default_value = "topics")]
+    pub jwt_topics_claim: String,
+
+    /// Where a token holds its trusted connection metadata.
+    #[arg(long, env = "HUB_JWT_META_CLAIM", default_value = "meta")]
+    pub jwt_meta_claim: String,
+
+    /// A cookie the stream, subscribe, history and presence routes also
+    /// take the token from (HttpOnly, set by your app when the user signs
+    /// in, so no page script holds the token). Publishing and admin routes
+    /// never read it. Pages on another origin need --cors-origins.
+    #[arg(long, env = "HUB_AUTH_COOKIE")]
+    pub auth_cookie: Option<String>,
+
+    /// Origins whose pages may call the hub with credentials (cookies),
+    /// exact (`https://app.example.com`, comma-separated). Empty: any
+    /// origin may call, never with credentials.
+    #[arg(
+        long,
+        env = "HUB_CORS_ORIGINS",
+        default_value = "",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
 }
 
 impl AuthFlags {
+    /// Where the claims are (`--jwt-*-claim`, `--jwt-role-map`).
+    fn claims(&self) -> anyhow::Result<sse_hub::auth::ClaimMapping> {
+        use sse_hub::auth::{ClaimMapping, ClaimPath, RoleMap};
+        let path = |flag: &str, v: &str| {
+            ClaimPath::parse(v).map_err(|e| anyhow::anyhow!("--jwt-{flag}-claim: {e}"))
+        };
+        Ok(ClaimMapping {
+            user: path("user", &self.jwt_user_claim)?,
+            role: path("role", &self.jwt_role_claim)?,
+            topics: path("topics", &self.jwt_topics_claim)?,
+            meta: path("meta", &self.jwt_meta_claim)?,
+            roles: RoleMap::parse(&self.jwt_role_map)
+                .map_err(|e| anyhow::anyhow!("--jwt-role-map: {e}"))?,
+        })
+    }
+
     /// The audience rule of `--jwt-audience`.
     fn audience(&self) -> anyhow::Result<sse_hub::Audience> {
         let names: Vec<String> = self
@@ -412,7 +502,29 @@ impl Config {
     pub fn auth(&self) -> anyhow::Result<sse_hub::Auth> {
         use anyhow::Context;
         use sse_hub::Auth;
-        let auth = match self.tokens.jwt_algorithm {
+        let t = &self.tokens;
+        let jwks = t.jwt_jwks_url.is_some() || t.jwt_jwks_file.is_some();
+        let auth = match t.jwt_algorithm {
+            _ if jwks => {
+                if t.jwt_secret.is_some() || t.jwt_public_key.is_some() {
+                    anyhow::bail!(
+                        "--jwt-jwks-url/--jwt-jwks-file cannot be combined with --jwt-secret or \
+                         --jwt-public-key: the key set is where the keys come from"
+                    );
+                }
+                let options = sse_hub::JwksOptions {
+                    min_refresh: Duration::from_secs(t.jwt_jwks_min_refresh_secs),
+                    max_refresh: Duration::from_secs(t.jwt_jwks_max_refresh_secs),
+                    ..Default::default()
+                };
+                let set = match &t.jwt_jwks_url {
+                    Some(url) => sse_hub::Jwks::from_url(url, t.jwt_jwks_file.clone(), options)
+                        .map_err(|e| anyhow::anyhow!("--jwt-jwks-url: {e}"))?,
+                    None => sse_hub::Jwks::from_file(t.jwt_jwks_file.clone().unwrap(), options)
+                        .map_err(|e| anyhow::anyhow!("--jwt-jwks-file: {e}"))?,
+                };
+                Auth::jwks(set)
+            }
             JwtAlgorithm::Hs256 => match &self.tokens.jwt_secret {
                 Some(s) if s.len() >= 16 => Auth::hs256(s.as_bytes()),
                 Some(_) => anyhow::bail!("--jwt-secret must be at least 16 bytes"),
@@ -445,21 +557,44 @@ impl Config {
         let audience = self.tokens.audience()?;
         if auth.verifies_foreign_tokens() && audience == sse_hub::Audience::NoneAccepted {
             anyhow::bail!(
-                "--jwt-audience is required with a public key: the provider that holds the \
+                "--jwt-audience is required with a public key or a key set (JWKS): the provider that holds the \
                  private key signs tokens for other applications too, and only the audience \
                  tells them apart. Name this hub's audience (--jwt-audience sse-hub), or say \
                  --jwt-audience any if every token it signs is meant for this hub."
             );
         }
         let auth = auth
+            .with_claims(self.tokens.claims()?)
             .with_audience(audience)
             .with_issuer(self.tokens.jwt_issuer.clone().filter(|s| !s.is_empty()))
             .with_leeway(Duration::from_secs(self.tokens.jwt_leeway_secs))
             .map_err(|e| anyhow::anyhow!("--jwt-leeway-secs: {e}"))?;
-        Ok(auth.with_demo_tokens(
+        let cookie = self.tokens.auth_cookie.clone().filter(|c| !c.is_empty());
+        if let Some(name) = &cookie {
+            let token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+            if !name.chars().all(token_char) {
+                anyhow::bail!("--auth-cookie: `{name}` is not a cookie name");
+            }
+        }
+        Ok(auth.with_cookie(cookie).with_demo_tokens(
             self.demo_mode.demo,
             Duration::from_secs(self.demo_mode.demo_token_ttl_secs),
         ))
+    }
+
+    /// The exact origins of `--cors-origins`, checked.
+    pub fn cors_origins(&self) -> anyhow::Result<Vec<String>> {
+        let origins: Vec<String> = self
+            .tokens
+            .cors_origins
+            .iter()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+        for o in &origins {
+            sse_hub::api::exact_origin(o).map_err(|e| anyhow::anyhow!("--cors-origins: {e}"))?;
+        }
+        Ok(origins)
     }
 
     /// The lifecycle webhook's URL, checked, if one is set.

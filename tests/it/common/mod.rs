@@ -302,7 +302,8 @@ impl SseClient {
         Self::open_request(http.get(url).bearer_auth(token), last_event_id).await
     }
 
-    async fn open_request(
+    /// Opens `req` (headers as the caller set them: a cookie, say).
+    pub async fn open_request(
         mut req: reqwest::RequestBuilder,
         last_event_id: Option<&str>,
     ) -> Result<SseClient, (StatusCode, Value)> {

@@ -14,6 +14,13 @@
 //! audience is configured: whoever it was meant for, it was not said to be
 //! us. `exp` and `nbf` are checked with a leeway for clock skew
 //! ([`DEFAULT_LEEWAY`], at most [`MAX_LEEWAY`]).
+//!
+//! Keys: an HMAC secret, one public key (PEM), or a provider's rotating
+//! key set ([`Jwks`], see [`jwks`]), where each key verifies the
+//! one algorithm it is published for.
+
+mod claims;
+pub mod jwks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,6 +33,8 @@ use thiserror::Error;
 use crate::event::{unix_ms, UserId};
 use crate::pattern::{Grants, TopicPattern};
 
+pub use self::claims::{ClaimMapping, ClaimPath, RoleMap};
+pub use self::jwks::{Jwks, JwksOptions, JwksStatus};
 pub use sse_protocol::{Role, TopicGrants};
 
 /// Most pairs in a token's `meta` claim, and their sizes.
@@ -142,18 +151,33 @@ pub enum AuthError {
     CannotIssue,
 }
 
+/// What verifies a token's signature.
+#[derive(Clone)]
+enum Keys {
+    /// One key, for the configured algorithm.
+    One(Arc<DecodingKey>),
+    /// A provider's set: the token's `kid` picks the key and the key its
+    /// algorithm.
+    Set(Jwks),
+}
+
 /// Token verification (and, with an HMAC secret, issuing demo tokens).
 #[derive(Clone)]
 pub struct Auth {
     // Shared: an `Auth` is cloned into every request's extractor, and the
-    // keys and validation rules never change after construction.
-    decoding: Arc<DecodingKey>,
+    // validation rules never change after construction (a key set
+    // refreshes inside its own shared state).
+    keys: Keys,
     encoding: Option<Arc<EncodingKey>>,
     validation: Arc<Validation>,
     algorithm: Algorithm,
     demo_tokens: bool,
     demo_token_ttl: Duration,
     audience: Audience,
+    /// Where the claims are (see [`ClaimMapping`]).
+    claims: Arc<ClaimMapping>,
+    /// The cookie a listening request may carry its token in.
+    cookie: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -179,13 +203,15 @@ impl Auth {
         validation.validate_aud = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self {
-            decoding: Arc::new(decoding),
+            keys: Keys::One(Arc::new(decoding)),
             encoding: encoding.map(Arc::new),
             validation: Arc::new(validation),
             algorithm,
             demo_tokens: false,
             demo_token_ttl: Duration::from_secs(3600),
             audience: Audience::NoneAccepted,
+            claims: Arc::new(ClaimMapping::default()),
+            cookie: None,
         }
     }
 
@@ -210,6 +236,33 @@ impl Auth {
         let key =
             DecodingKey::from_ec_pem(public_pem).map_err(|e| AuthError::Key(e.to_string()))?;
         Ok(Self::with_keys(Algorithm::ES256, key, None))
+    }
+
+    /// Keys from a provider's key set (RS256, ES256, EdDSA and the other
+    /// public-key algorithms, by each key's `alg`); call [`Auth::start`]
+    /// before serving, so that the first fetch happens (and fails) at start.
+    pub fn jwks(jwks: Jwks) -> Self {
+        // The algorithm here is a placeholder: each check uses the key's.
+        let mut auth = Self::with_keys(Algorithm::RS256, DecodingKey::from_secret(&[]), None);
+        auth.keys = Keys::Set(jwks);
+        auth
+    }
+
+    /// Fetches a key set the first time and starts refreshing it (see
+    /// [`Jwks::start`]); nothing to do for a secret or a PEM key.
+    pub async fn start(&self) -> Result<(), AuthError> {
+        match &self.keys {
+            Keys::One(_) => Ok(()),
+            Keys::Set(jwks) => jwks.start().await,
+        }
+    }
+
+    /// The key set's state, if keys come from one (for `/metrics`).
+    pub fn jwks_status(&self) -> Option<JwksStatus> {
+        match &self.keys {
+            Keys::One(_) => None,
+            Keys::Set(jwks) => Some(jwks.status()),
+        }
     }
 
     /// The `aud` a token must carry (see [`Audience`]).
@@ -259,6 +312,33 @@ impl Auth {
         Ok(self)
     }
 
+    /// Where the user id, role, grants and metadata are read from, and
+    /// how provider roles translate (see [`ClaimMapping`]).
+    pub fn with_claims(mut self, claims: ClaimMapping) -> Self {
+        let v = Arc::make_mut(&mut self.validation);
+        v.required_spec_claims.remove("sub");
+        if claims.user.is_key("sub") {
+            v.required_spec_claims.insert("sub".into());
+        }
+        self.claims = Arc::new(claims);
+        self
+    }
+
+    /// Also takes the token from the cookie `name` (HttpOnly, set by the
+    /// application when the user signs in, so no page script holds the
+    /// token) on the routes that listen: the stream, subscribe and
+    /// unsubscribe, history and presence. Publishing and admin routes never
+    /// read it: a cookie rides along on cross-site requests.
+    pub fn with_cookie(mut self, name: Option<String>) -> Self {
+        self.cookie = name.filter(|n| !n.is_empty()).map(Arc::from);
+        self
+    }
+
+    /// The cookie listening requests may carry their token in.
+    pub fn cookie(&self) -> Option<&str> {
+        self.cookie.as_deref()
+    }
+
     /// The audience tokens must name.
     pub fn audience(&self) -> &Audience {
         &self.audience
@@ -288,11 +368,63 @@ impl Auth {
         self.demo_token_ttl
     }
 
-    /// Checks a token and returns who it names.
+    /// Checks a token and returns who it names. With a key set, a token
+    /// signed by a key not in the set in use is refused; [`Auth::check`]
+    /// fetches the set again first (within its limits).
     pub fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        match &self.keys {
+            Keys::One(key) => self.verify_with(token, key, &self.validation),
+            Keys::Set(jwks) => {
+                let (kid, alg) = header_of(token)?;
+                let key = jwks.cached(kid.as_deref()).ok_or_else(|| {
+                    AuthError::Invalid("the token's key (`kid`) is not in the key set".into())
+                })?;
+                self.verify_set_key(token, alg, &key)
+            }
+        }
+    }
+
+    /// [`Auth::verify`], fetching a key set again when the token names a
+    /// key it does not hold yet (a rotation), at most once per the set's
+    /// floor interval.
+    pub async fn check(&self, token: &str) -> Result<Principal, AuthError> {
+        match &self.keys {
+            Keys::One(key) => self.verify_with(token, key, &self.validation),
+            Keys::Set(jwks) => {
+                let (kid, alg) = header_of(token)?;
+                let key = jwks.key(kid.as_deref()).await?;
+                self.verify_set_key(token, alg, &key)
+            }
+        }
+    }
+
+    /// A key from a set verifies only the algorithm it was published for.
+    fn verify_set_key(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &jwks::VerifyKey,
+    ) -> Result<Principal, AuthError> {
+        if alg != key.algorithm {
+            return Err(AuthError::Invalid(format!(
+                "the token says {alg:?}, its key is for {:?}",
+                key.algorithm
+            )));
+        }
+        let mut validation = (*self.validation).clone();
+        validation.algorithms = vec![key.algorithm];
+        self.verify_with(token, &key.key, &validation)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        validation: &Validation,
+    ) -> Result<Principal, AuthError> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
+        let data = jsonwebtoken::decode::<serde_json::Value>(token, key, validation).map_err(
+            |e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::InvalidAudience => AuthError::Audience,
@@ -300,11 +432,18 @@ impl Auth {
                 ErrorKind::MissingRequiredClaim(c) if c == "aud" => AuthError::Audience,
                 ErrorKind::MissingRequiredClaim(c) if c == "iss" => AuthError::Issuer,
                 other => AuthError::Invalid(format!("{other:?}")),
-            })?;
-        let claims = data.claims;
+            },
+        )?;
+        let payload = data.claims;
+        let map = &*self.claims;
+        let exp = payload
+            .get("exp")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| AuthError::Invalid("`exp` must be a number of seconds".into()))?;
         let invalid = |e: crate::error::HubError| AuthError::Invalid(e.to_string());
-        let user = UserId::new(&claims.sub).map_err(invalid)?;
-        let topics = claims.topics.unwrap_or_default();
+        let user = UserId::new(map.user(&payload)?).map_err(invalid)?;
+        let role = map.role(&payload)?;
+        let topics: TopicGrants = ClaimMapping::read(&map.topics, &payload)?.unwrap_or_default();
         let grants = Grants {
             subscribe: topics
                 .subscribe
@@ -319,7 +458,8 @@ impl Auth {
                 .transpose()
                 .map_err(invalid)?,
         };
-        let meta = claims.meta.unwrap_or_default();
+        let meta: BTreeMap<String, String> =
+            ClaimMapping::read(&map.meta, &payload)?.unwrap_or_default();
         let bad_meta = meta.len() > MAX_META_PAIRS
             || meta.iter().any(|(k, v)| {
                 k.is_empty()
@@ -334,8 +474,8 @@ impl Auth {
         }
         Ok(Principal {
             user,
-            role: claims.role.unwrap_or_default(),
-            exp: claims.exp,
+            role,
+            exp,
             grants,
             meta,
         })
@@ -372,4 +512,12 @@ impl Auth {
         jsonwebtoken::encode(&Header::new(self.algorithm), claims, key)
             .map_err(|e| AuthError::Invalid(e.to_string()))
     }
+}
+
+/// A token's `kid` and `alg`, read before its signature is checked (only
+/// to pick the key; `alg: none` and unknown algorithms fail here).
+fn header_of(token: &str) -> Result<(Option<String>, Algorithm), AuthError> {
+    let header = jsonwebtoken::decode_header(token)
+        .map_err(|e| AuthError::Invalid(format!("bad header: {e}")))?;
+    Ok((header.kid, header.alg))
 }
