@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
-use axum::http::{header, request::Parts, HeaderMap, StatusCode};
+use axum::http::{header, request::Parts, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -55,27 +55,15 @@ impl Sessions {
     }
 
     /// Who holds the session whose id the request's cookie carries.
-    fn user_of(&self, headers: &HeaderMap) -> Option<(UserId, u64)> {
-        let id = cookie(headers, COOKIE)?;
-        let (user, exp) = self.0.lock().get(id).cloned()?;
+    fn user_of(&self, parts: &Parts) -> Option<(UserId, u64)> {
+        let id = sse_hub::api::cookie_from_parts(parts, COOKIE)?;
+        let (user, exp) = self.0.lock().get(&id).cloned()?;
         (exp > now()).then_some((user, exp))
     }
 }
 
 fn now() -> u64 {
     sse_hub::event::unix_ms() / 1000
-}
-
-/// The value of cookie `name` in the request's `Cookie` headers.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
 /// Knows the hub's callers by the app's session cookie.
@@ -86,7 +74,7 @@ impl Authenticator for SessionAuth {
         let who = match access {
             Access::Listen => self
                 .0
-                .user_of(&parts.headers)
+                .user_of(parts)
                 .map(|(user, exp)| Principal::new(user, Role::User, exp))
                 .ok_or_else(|| {
                     AuthError::Invalid("not signed in (no valid session cookie)".into())
@@ -130,8 +118,8 @@ async fn login(State(app): State<AppState>, Json(body): Json<Login>) -> Response
 
 /// `POST /orders/{id}/ship`: the app's own handler, publishing with the
 /// typed helpers to the signed-in user's streams.
-async fn ship(State(app): State<AppState>, Path(order): Path<u64>, headers: HeaderMap) -> Response {
-    let Some((user, _)) = app.sessions.user_of(&headers) else {
+async fn ship(State(app): State<AppState>, Path(order): Path<u64>, parts: Parts) -> Response {
+    let Some((user, _)) = app.sessions.user_of(&parts) else {
         return (
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": "sign in first"})),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 
-use super::extract::{cookie_from_parts, token_from_parts};
+use super::credentials::{cookie_from_parts, token_from_parts};
 use crate::auth::{Auth, AuthError, Principal};
 
 /// What [`Authenticator::authenticate`] returns.

@@ -1,11 +1,8 @@
 //! Request extractors whose rejections are [`ApiError`]s, so a malformed
 //! body or a missing token gets the same JSON error shape as everything
-//! else: the JSON body, and the caller ([`Principal`]) from the state's
-//! [`Authenticate`] (by default: its token).
-//!
-//! Tokens come from `Authorization: Bearer`, the `x-auth-token` header or
-//! the `?token=` query parameter (the browser's `EventSource` cannot set
-//! headers).
+//! else: the JSON body, and the caller ([`Principal`], [`Listener`]) from
+//! the state's [`Authenticate`] (by default: its token, found where
+//! [`super::credentials`] looks).
 
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -31,25 +28,6 @@ where
         let Json(v) = Json::<T>::from_request(req, state).await?;
         Ok(ApiJson(v))
     }
-}
-
-/// Finds the token in a request: `Authorization: Bearer`, then
-/// `x-auth-token`, then `?token=`.
-pub fn token_from_parts(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-        let v = v.to_str().ok()?;
-        let (scheme, token) = v.split_once(' ')?;
-        return scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string());
-    }
-    if let Some(v) = parts.headers.get("x-auth-token") {
-        return v.to_str().ok().map(|s| s.trim().to_string());
-    }
-    let query = parts.uri.query()?;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
 }
 
 /// The query parameters of a small GET endpoint, `token` left out: 400
@@ -84,8 +62,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticate(authenticator) = Authenticate::from_ref(state);
-        Ok(authenticator.authenticate(parts, Access::Act).await?)
+        caller(parts, state, Access::Act).await
     }
 }
 
@@ -102,23 +79,15 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Authenticate(authenticator) = Authenticate::from_ref(state);
-        Ok(Listener(
-            authenticator.authenticate(parts, Access::Listen).await?,
-        ))
+        Ok(Listener(caller(parts, state, Access::Listen).await?))
     }
 }
 
-/// The value of cookie `name` in the request's `Cookie` headers.
-pub fn cookie_from_parts(parts: &Parts, name: &str) -> Option<String> {
-    parts
-        .headers
-        .get_all(axum::http::header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.trim_matches('"').to_string())
-        .filter(|v| !v.is_empty())
+/// The caller, as the state's authenticator says for `access`.
+async fn caller<S>(parts: &Parts, state: &S, access: Access) -> Result<Principal, ApiError>
+where
+    Authenticate: FromRef<S>,
+{
+    let Authenticate(authenticator) = Authenticate::from_ref(state);
+    Ok(authenticator.authenticate(parts, access).await?)
 }

@@ -29,6 +29,7 @@
 mod admin;
 mod authenticator;
 mod client_addr;
+pub mod credentials;
 #[cfg(feature = "demo")]
 pub mod demo;
 mod error;
@@ -56,8 +57,9 @@ pub use self::authenticator::{Access, AuthFuture, Authenticate, Authenticator};
 pub use self::client_addr::{
     AddressSlot, Cidr, ClientAddresses, Peer, DEFAULT_STREAMS_PER_ADDRESS,
 };
+pub use self::credentials::{cookie_from_parts, token_from_parts};
 pub use self::error::ApiError;
-pub use self::extract::{cookie_from_parts, token_from_parts, ApiJson, Listener};
+pub use self::extract::{ApiJson, Listener};
 pub use self::rate::Rate;
 pub use self::state::{exact_origin, Api, DEFAULT_STREAM_OPENS};
 pub use self::stream_route::{parse_stream_query, StreamQuery};

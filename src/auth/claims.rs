@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{AuthError, Role};
+use super::error::AuthError;
+use sse_protocol::Role;
 
 /// Where a claim is in a token's payload.
 ///

@@ -34,7 +34,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, P
 use jsonwebtoken::{Algorithm, DecodingKey};
 use parking_lot::{Mutex, RwLock};
 
-use super::AuthError;
+use super::error::AuthError;
 
 /// Bounds on fetching a key set.
 #[derive(Debug, Clone)]

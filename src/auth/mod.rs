@@ -20,6 +20,7 @@
 //! one algorithm it is published for.
 
 mod claims;
+mod error;
 pub mod jwks;
 
 use std::collections::BTreeMap;
@@ -28,12 +29,12 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::event::{unix_ms, UserId};
 use crate::pattern::{Grants, TopicPattern};
 
 pub use self::claims::{ClaimMapping, ClaimPath, RoleMap};
+pub use self::error::AuthError;
 pub use self::jwks::{Jwks, JwksOptions, JwksStatus};
 pub use sse_protocol::{Role, TopicGrants};
 
@@ -119,36 +120,6 @@ impl Principal {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
-}
-
-/// Why a request was not authenticated.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum AuthError {
-    /// No token in any of the accepted places.
-    #[error("missing token: send Authorization: Bearer, x-auth-token or ?token=")]
-    Missing,
-    /// The token has expired.
-    #[error("token expired")]
-    Expired,
-    /// The token is not valid yet (`nbf` in the future).
-    #[error("token not yet valid")]
-    NotYetValid,
-    /// The token's `aud` does not name this hub (or it has one and no
-    /// audience is configured), or it lacks one that is required.
-    #[error("invalid token: its audience (`aud`) is not this hub's")]
-    Audience,
-    /// The token's `iss` is not the configured issuer, or it has none.
-    #[error("invalid token: its issuer (`iss`) is not the one this hub trusts")]
-    Issuer,
-    /// Anything else: malformed, bad signature, wrong algorithm, bad claims.
-    #[error("invalid token: {0}")]
-    Invalid(String),
-    /// A key could not be loaded.
-    #[error("bad key: {0}")]
-    Key(String),
-    /// Tokens can only be issued with an HMAC secret.
-    #[error("this hub cannot issue tokens (it only holds a public key)")]
-    CannotIssue,
 }
 
 /// What verifies a token's signature.
