@@ -6,8 +6,11 @@
 #                                idle 15 000-connection hold; criterion)
 #   HUB_URL=127.0.0.1:4000 bash bench/run.sh   point at another running hub
 #                                              (skips starting ours)
+#   bash bench/run.sh --scale    the reconnect storms instead (bench/storm.sh:
+#                                50 000 streams over 3 nodes, minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = --scale ]; then exec bash bench/storm.sh; fi
 export PATH="$HOME/.cargo/bin:$PATH"
 export LEPTOS_OUTPUT_NAME=sse-hub
 

@@ -86,9 +86,10 @@ wb_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, "");
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$wb_version" ]; then
   log "installing wasm-bindgen-cli $wb_version"
   # `--locked` fails today on a yanked dependency of its lock file; the
-  # fallback resolves afresh.
+  # fallback resolves afresh. `--force`: another version's binaries
+  # (wasm2es6js, the test runner) would otherwise stop the install.
   timed "wasm-bindgen-cli" bash -c '"$@" --locked || "$@"' _ "${tool_profile[@]}" \
-    cargo install wasm-bindgen-cli --version "$wb_version"
+    cargo install --force wasm-bindgen-cli --version "$wb_version"
 fi
 
 # --- Then wait for the downloads, and say what failed. ---

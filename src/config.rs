@@ -49,6 +49,15 @@ pub struct HubConfig {
     /// Topics with presence: who is there (`Hub::presence`), and
     /// `presence.join` / `presence.leave` events to their subscribers.
     pub presence_topics: Vec<crate::access::TopicPattern>,
+    /// Most resumes (`Last-Event-ID` replays, `?rewind=` reads) this node
+    /// runs at once. A reconnect storm brings every client back with a
+    /// replay; beyond this many at once, a stream waits for a turn up to
+    /// [`HubConfig::replay_wait`], then gets 503 `replays_busy` with a
+    /// spread `Retry-After`, so the broker is not flooded with reads and
+    /// live delivery, publishing and the probes keep their share.
+    pub max_concurrent_replays: usize,
+    /// How long a resume waits for a turn before it is refused.
+    pub replay_wait: Duration,
     /// How often nodes report and how long their reports last, checked
     /// by [`Timing::check`] when the hub is built and handed to its broker.
     pub timing: Timing,
@@ -80,6 +89,8 @@ impl Default for HubConfig {
                 .map(|k| k.to_string())
                 .collect(),
             presence_topics: Vec::new(),
+            max_concurrent_replays: 64,
+            replay_wait: Duration::from_secs(2),
             timing: Timing::default(),
         }
     }

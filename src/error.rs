@@ -42,6 +42,19 @@ pub enum HubError {
     /// The hub is shutting down and takes no new work.
     #[error("the hub is shutting down")]
     ShuttingDown,
+    /// Too many resumes are running on this node; the stream waited its
+    /// turn as long as it may. Retry after a while.
+    #[error("this node is busy replaying for {0} resuming streams; retry after the given delay")]
+    ReplaysBusy(usize),
+    /// This node has more publishes waiting for the broker than it queues
+    /// (a local overload, not a broker failure). Retry after a while.
+    #[error("too many publishes waiting for the broker on this node ({0} queued)")]
+    PublishQueueFull(usize),
+    /// The broker took longer than the publish deadline to answer: it may
+    /// be overloaded, or stalled. Whether the event was stored is unknown;
+    /// retrying with the same idempotency key publishes it at most once.
+    #[error("the broker did not confirm the publish within {0:?}")]
+    BrokerTimeout(std::time::Duration),
     /// The broker behind the hub is unavailable.
     #[error("broker unavailable: {0}")]
     BrokerUnavailable(#[source] BrokerError),

@@ -145,15 +145,31 @@ impl ConnectionId {
     }
 }
 
-/// An event id, `<epoch>-<seq>`: the epoch is the millisecond at which the
-/// node (or the cluster's history) started, the sequence counts up from 1.
-/// Ids compare as (epoch, seq), so they stay ordered across restarts, and the
-/// text form can never contain anything but digits and one dash.
+/// An event id, `<epoch>-<seq>`, compared as (epoch, seq); the text form
+/// can never contain anything but digits and one dash. Ids only rise, so
+/// a resume point is one id. The first part is always a time in unix
+/// milliseconds, but which time depends on the broker:
+///
+/// - **memory broker:** the millisecond the node started (one epoch for
+///   its whole life); `seq` counts its events from 1. A restarted node has
+///   a later epoch, so an id from before the restart is known to be of an
+///   earlier era (a `reset`, never a silent skip).
+/// - **Redis:** the Redis stream entry id, `<ms>-<n>`: the millisecond of
+///   the entry and its place within that millisecond. The epoch of an id
+///   is then *when the event was stored*, which the broker relies on: a
+///   resume point older than the history age is a gap without a lookup
+///   (`history_max_age`), and an id above the stream's newest is from
+///   another era of Redis (restarted empty).
+///
+/// Nothing else may read meaning into either part; [`crate::Hub::epoch`]
+/// is the first part of the node's head when it started.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct EventId {
-    /// Start of the id space this id belongs to (unix milliseconds).
+    /// Unix milliseconds: the node's start (memory broker) or the entry's
+    /// time (Redis); see the type's docs.
     pub epoch: u64,
-    /// Position in that id space, from 1.
+    /// The event's place: within the node's life (memory broker, from 1)
+    /// or within its millisecond (Redis, from 0).
     pub seq: u64,
 }
 

@@ -124,8 +124,26 @@ pub fn render(
     metric(
         "sse_hub_events_published_total",
         "counter",
-        "Events published.",
+        "Events published through this node (accepted by the broker, duplicates aside): summed over nodes, the cluster's publishes.",
+        hub.events_accepted(),
+    );
+    metric(
+        "sse_hub_events_ingested_total",
+        "counter",
+        "Events this node took from the broker for its connections (every node counts every event it reads).",
         s.total_events_published,
+    );
+    metric(
+        "sse_hub_publish_failures_total",
+        "counter",
+        "Publishes through this node that failed (broker down, slow or busy).",
+        s.publish_failures,
+    );
+    metric(
+        "sse_hub_broker_errors_total",
+        "counter",
+        "Errors this node's broker met in the background (it retries by itself).",
+        s.broker_errors,
     );
     metric(
         "sse_hub_events_delivered_total",
@@ -174,6 +192,24 @@ pub fn render(
         "counter",
         "reset events sent to clients beyond the history.",
         s.resets_sent,
+    );
+    metric(
+        "sse_hub_events_skipped_total",
+        "counter",
+        "Events the broker handed over with an id not above this node's head (not delivered).",
+        hub.events_skipped(),
+    );
+    metric(
+        "sse_hub_replays_running",
+        "gauge",
+        "Resumes reading history now (at most max_concurrent_replays).",
+        hub.replays_running() as u64,
+    );
+    metric(
+        "sse_hub_replays_refused_total",
+        "counter",
+        "Resumes refused with 503 replays_busy after waiting replay_wait for a turn.",
+        hub.replays_refused(),
     );
     metric(
         "sse_hub_uptime_seconds",

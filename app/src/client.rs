@@ -53,6 +53,27 @@ pub async fn get_json<T: DeserializeOwned>(path: &str, token: Option<&str>) -> R
     }
 }
 
+/// DELETEs `path` (same origin, so its cookies go along); a non-2xx
+/// answer becomes `Err` with the hub's message.
+pub async fn delete(path: &str) -> Result<(), String> {
+    #[cfg(not(feature = "ssr"))]
+    {
+        let res = gloo_net::http::Request::delete(path)
+            .send()
+            .await
+            .map_err(|_| UNREACHABLE.to_string())?;
+        if res.ok() {
+            return Ok(());
+        }
+        decode::<serde_json::Value>(res).await.map(|_| ())
+    }
+    #[cfg(feature = "ssr")]
+    {
+        let _ = path;
+        Err("not available during server rendering".into())
+    }
+}
+
 #[cfg(not(feature = "ssr"))]
 async fn decode<T: DeserializeOwned>(res: gloo_net::http::Response) -> Result<T, String> {
     if res.ok() {

@@ -44,6 +44,7 @@ pub fn App() -> impl IntoView {
             <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                 <Route path=StaticSegment("") view=pages::home::HomePage/>
                 <Route path=StaticSegment("sse-demo") view=pages::sse_demo::SseDemoPage/>
+                <Route path=StaticSegment("session-demo") view=pages::session_demo::SessionDemoPage/>
             </Routes>
         </Router>
     }

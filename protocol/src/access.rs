@@ -121,6 +121,28 @@ pub struct DemoToken {
     pub topics: Option<TopicGrants>,
 }
 
+/// Answer of `POST /api/auth/demo-session` (demo mode with a session
+/// cookie): the same identity as a [`DemoToken`], but the token itself is
+/// only in the HttpOnly cookie the answer sets, where no page script can
+/// read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoSession {
+    /// Who the session names.
+    pub user_id: String,
+    /// With which role.
+    pub role: Role,
+    /// Unix seconds when the cookie's token expires.
+    pub expires_at: u64,
+    /// The topics it grants (none for admins, who may use every topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topics: Option<TopicGrants>,
+    /// The hub the page streams from, when it is not the one that served
+    /// the page (an origin such as `https://hub.example.com`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_url: Option<String>,
+}
+
 /// What the dashboard's send panel can trigger.
 #[derive(Debug, Serialize, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

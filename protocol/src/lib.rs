@@ -14,7 +14,7 @@
 //!   headline numbers they share ([`Summary`]);
 //! - [`Role`], and the requests the dashboard sends: [`TopicsRequest`],
 //!   and the demo endpoints' ([`DemoRequest`], [`DemoTokenRequest`],
-//!   [`DemoToken`], [`DemoSent`]).
+//!   [`DemoToken`], [`DemoSession`], [`DemoSent`]).
 
 #![warn(missing_docs)]
 

@@ -38,7 +38,9 @@ pub struct HubStats {
     pub users: Vec<UserStats>,
     /// Topics with subscribers, sorted by name.
     pub topics: Vec<TopicStats>,
-    /// Events published since start.
+    /// Events this node took from the broker since start (with several
+    /// nodes, each counts every event: `/metrics` has
+    /// `sse_hub_events_published_total` for publishes through this node).
     pub total_events_published: u64,
     /// Event frames queued to connections since start.
     pub total_events_sent: u64,

@@ -58,7 +58,7 @@ pub async fn app(cfg: &Config) -> anyhow::Result<App> {
     }
     let mut router = api.router();
     if cfg.demo_mode.demo {
-        router = router.merge(api.demo_router(Default::default()));
+        router = router.merge(api.demo_router(cfg.demo_options()?));
     }
     Ok(App {
         router: router.merge(site::router(cfg)),

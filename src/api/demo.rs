@@ -1,5 +1,5 @@
-//! The demo endpoints behind `/sse-demo`: minting tokens for demo users and
-//! triggering each kind of event.
+//! The demo endpoints behind `/sse-demo`: minting tokens for demo users,
+//! cookie sessions for `/session-demo`, and triggering each kind of event.
 //!
 //! They are a router of their own, [`crate::Api::demo_router`], which the
 //! binary mounts only in demo mode (`--demo true`); [`crate::router`] never
@@ -8,15 +8,24 @@
 //! minted when the hub's [`crate::Auth`] has demo tokens on as well. Since
 //! anyone can be anyone in demo mode, every demo request is small (4 KiB)
 //! and rate limited per user and overall (429 with `Retry-After` beyond).
+//!
+//! Why a session route next to the token route: an app whose sign-in sets
+//! an HttpOnly cookie (so no page script ever holds the token) is how
+//! [`crate::Auth::with_cookie`] is meant to be used, and `/session-demo`
+//! shows it end to end, the hub on another origin included. The cookie is
+//! `SameSite=Lax` (sent to the hub on the same site, not from other sites'
+//! pages), `Secure` when the hub serves TLS, and lives as long as its token.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use sse_protocol::{DemoKind, DemoRequest, DemoSent, DemoToken, DemoTokenRequest};
+use sse_protocol::{DemoKind, DemoRequest, DemoSent, DemoSession, DemoToken, DemoTokenRequest};
 
 use super::authenticator::Authenticate;
 use super::error::ApiError;
@@ -63,6 +72,20 @@ impl Default for DemoLimits {
     }
 }
 
+/// How the demo routes behave: their rate limits, and what a cookie
+/// session (`POST /api/auth/demo-session`) sets and says.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DemoOptions {
+    /// How often demo requests may come.
+    pub limits: DemoLimits,
+    /// The hub `/session-demo` streams from when it is not this one (an
+    /// origin, `https://hub.example.com`); that hub must list this one's
+    /// origin in its CORS origins and read the same cookie.
+    pub hub_url: Option<String>,
+    /// Whether session cookies are `Secure` (this hub serves TLS).
+    pub secure_cookies: bool,
+}
+
 /// Users whose demo buckets are tracked at once.
 const MAX_TRACKED_USERS: usize = 10_000;
 
@@ -75,6 +98,9 @@ pub struct DemoState {
     auth: Option<Auth>,
     sends: Arc<RateLimiter>,
     tokens: Arc<RateLimiter>,
+    /// Read by every session request: shared, never changed.
+    hub_url: Option<Arc<str>>,
+    secure_cookies: bool,
 }
 
 impl FromRef<DemoState> for Hub {
@@ -89,10 +115,12 @@ impl FromRef<DemoState> for Authenticate {
     }
 }
 
-/// The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`),
-/// with the same CORS and metrics as the hub's routes: built by
-/// [`super::Api::demo_router`], to be mounted only for a demo.
-pub(super) fn router(api: &Api, limits: DemoLimits) -> Router {
+/// The demo routes (`POST /api/sse/demo`, `POST /api/auth/demo-token`,
+/// `POST`/`DELETE /api/auth/demo-session`), with the same CORS and metrics
+/// as the hub's routes: built by [`super::Api::demo_router`], to be
+/// mounted only for a demo.
+pub(super) fn router(api: &Api, options: DemoOptions) -> Router {
+    let limits = options.limits;
     let state = DemoState {
         hub: api.hub().clone(),
         authenticate: api.authenticate.clone(),
@@ -103,10 +131,16 @@ pub(super) fn router(api: &Api, limits: DemoLimits) -> Router {
             MAX_TRACKED_USERS,
         )),
         tokens: Arc::new(RateLimiter::new(limits.tokens, limits.tokens, 1)),
+        hub_url: options.hub_url.map(Arc::from),
+        secure_cookies: options.secure_cookies,
     };
     let routes = Router::new()
         .route("/api/sse/demo", post(demo))
         .route("/api/auth/demo-token", post(demo_token))
+        .route(
+            "/api/auth/demo-session",
+            post(demo_session).delete(end_demo_session),
+        )
         .layer(DefaultBodyLimit::max(MAX_DEMO_BODY))
         .with_state(state);
     api.layers(routes)
@@ -148,6 +182,62 @@ pub async fn demo_token(
     State(state): State<DemoState>,
     ApiJson(body): ApiJson<DemoTokenRequest>,
 ) -> Result<Json<DemoToken>, ApiError> {
+    mint(&state, body).map(Json)
+}
+
+/// `POST /api/auth/demo-session`: a demo token set as the hub's session
+/// cookie (HttpOnly) instead of returned; 404 unless the hub reads one.
+pub async fn demo_session(
+    State(state): State<DemoState>,
+    ApiJson(body): ApiJson<DemoTokenRequest>,
+) -> Result<Response, ApiError> {
+    let name = session_cookie(&state)?;
+    let t = mint(&state, body)?;
+    let max_age = t.expires_at.saturating_sub(unix_ms() / 1000);
+    let cookie = format!(
+        "{name}={}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{}",
+        t.token,
+        secure(&state)
+    );
+    let answer = DemoSession {
+        user_id: t.user_id,
+        role: t.role,
+        expires_at: t.expires_at,
+        topics: t.topics,
+        hub_url: state.hub_url.as_deref().map(str::to_string),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Json(answer)).into_response())
+}
+
+/// `DELETE /api/auth/demo-session`: signs out (the cookie is cleared).
+pub async fn end_demo_session(State(state): State<DemoState>) -> Result<Response, ApiError> {
+    let name = session_cookie(&state)?;
+    let cookie = format!(
+        "{name}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+        secure(&state)
+    );
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, cookie)]).into_response())
+}
+
+/// The cookie this hub reads tokens from, or why there are no sessions.
+fn session_cookie(state: &DemoState) -> Result<&str, ApiError> {
+    state.auth.as_ref().and_then(Auth::cookie).ok_or_else(|| {
+        ApiError::NotFound(
+            "cookie sessions are off on this hub (start it with --auth-cookie NAME)".into(),
+        )
+    })
+}
+
+fn secure(state: &DemoState) -> &'static str {
+    if state.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
+/// A demo token for whoever the body names, within the token rate.
+fn mint(state: &DemoState, body: DemoTokenRequest) -> Result<DemoToken, ApiError> {
     state.tokens.check("").map_err(limited)?;
     let Some(auth) = state.auth.as_ref().filter(|a| a.demo_tokens()) else {
         return Err(ApiError::NotFound(
@@ -170,13 +260,13 @@ pub async fn demo_token(
     let token = auth
         .issue_with_grants(&user, body.role, ttl, topics.clone())
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    Ok(Json(DemoToken {
+    Ok(DemoToken {
         token,
         user_id: user.to_string(),
         role: body.role,
         expires_at: unix_ms() / 1000 + ttl.as_secs(),
         topics,
-    }))
+    })
 }
 
 /// `POST /api/sse/demo`.

@@ -89,6 +89,11 @@ impl ApiError {
                 HubError::UnknownConnection => (StatusCode::NOT_FOUND, "unknown_connection"),
                 HubError::NotYourConnection => (StatusCode::FORBIDDEN, "forbidden"),
                 HubError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+                HubError::ReplaysBusy(_) => (StatusCode::SERVICE_UNAVAILABLE, "replays_busy"),
+                HubError::PublishQueueFull(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "publish_queue_full")
+                }
+                HubError::BrokerTimeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "broker_timeout"),
                 HubError::BrokerUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "broker_unavailable")
                 }
@@ -101,6 +106,13 @@ impl ApiError {
             },
         }
     }
+}
+
+/// A `Retry-After` of `secs`, spread uniformly over `[secs, 2 secs]` by
+/// `unit` (a random number in `[0, 1)`): every client refused in the same
+/// moment would otherwise come back in the same second, as one more wave.
+pub fn spread(secs: u64, unit: f64) -> u64 {
+    secs + (((secs + 1) as f64) * unit.clamp(0.0, 0.999_999)) as u64
 }
 
 impl From<AuthError> for ApiError {
@@ -137,22 +149,54 @@ impl IntoResponse for ApiError {
             topics,
         });
         let mut res = (status, body).into_response();
-        if let ApiError::RateLimited { retry_after, .. } = &self {
+        let wait = match &self {
             // Whole seconds, rounded up: 0 would invite an instant retry.
-            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            ApiError::RateLimited { retry_after, .. } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            // A replay turn or a queue slot frees up within moments.
+            ApiError::Hub(HubError::ReplaysBusy(_) | HubError::PublishQueueFull(_)) => Some(1),
+            _ if matches!(
+                status,
+                StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+            ) =>
+            {
+                Some(5)
+            }
+            _ => None,
+        };
+        if let Some(secs) = wait {
+            let secs = spread(secs.max(1), rand::random::<f64>());
             res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        } else if matches!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
-        ) {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spread;
+
+    #[test]
+    fn retry_after_is_spread_over_as_long_again_and_never_shorter() {
+        assert_eq!(spread(5, 0.0), 5);
+        assert_eq!(spread(5, 0.999_999_9), 10);
+        assert_eq!(spread(1, 0.4), 1);
+        assert_eq!(spread(1, 0.6), 2);
+        // Every value of the window is drawn about as often.
+        let mut seen = [0u32; 11];
+        for i in 0..6000 {
+            seen[spread(5, f64::from(i) / 6000.0) as usize] += 1;
+        }
+        assert_eq!(&seen[..5], &[0; 5]);
+        assert!(
+            seen[5..].iter().all(|&n| (995..=1005).contains(&n)),
+            "{seen:?}"
+        );
     }
 }

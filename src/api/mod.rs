@@ -96,8 +96,8 @@ impl Api {
 
     /// The demo routes, for demo deployments only (see [`demo`]).
     #[cfg(feature = "demo")]
-    pub fn demo_router(&self, limits: demo::DemoLimits) -> Router {
-        demo::router(self, limits)
+    pub fn demo_router(&self, options: demo::DemoOptions) -> Router {
+        demo::router(self, options)
     }
 
     /// Per-route latency metrics and CORS, for every router of the hub.

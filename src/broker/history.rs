@@ -9,6 +9,13 @@
 //! completeness. Channels that empty out are dropped; what they evicted is
 //! kept in one floor id, so a dropped channel can never make a resume look
 //! complete when it is not.
+//!
+//! Idempotency keys live apart from the logs, for the history age (as the
+//! Redis broker keeps them), not for as long as their event stays in some
+//! channel: an event sent to many users leaves a busy user's log early,
+//! and a publisher retrying within the age must still get a duplicate, not
+//! a second event. They are bounded in number ([`MAX_KEYS`], oldest
+//! forgotten first).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -17,6 +24,9 @@ use std::time::Duration;
 use super::channel::Channel;
 use super::contract::Replay;
 use crate::event::{Event, EventId};
+
+/// Most idempotency keys held; beyond, the oldest is forgotten.
+pub(crate) const MAX_KEYS: usize = 100_000;
 
 /// One channel's events, oldest first.
 #[derive(Debug)]
@@ -30,6 +40,9 @@ struct Log {
 pub(crate) struct History {
     channels: HashMap<Channel, Log>,
     by_key: HashMap<String, EventId>,
+    /// The keys in the order they came, with their event's time, for
+    /// expiry and the bound.
+    key_order: VecDeque<(u64, String, EventId)>,
     /// The newest id any dropped channel had evicted.
     floor: EventId,
     /// Events held, summed over channels.
@@ -44,6 +57,7 @@ impl History {
         Self {
             channels: HashMap::new(),
             by_key: HashMap::new(),
+            key_order: VecDeque::new(),
             floor: EventId::new(0, 0),
             held: 0,
             max_len,
@@ -62,6 +76,11 @@ impl History {
         }
         if let Some(k) = &event.idempotency_key {
             self.by_key.insert(k.clone(), event.id);
+            self.key_order
+                .push_back((event.published_ms, k.clone(), event.id));
+            if self.key_order.len() > MAX_KEYS {
+                self.forget_oldest_key();
+            }
         }
         let floor = self.floor;
         for ch in channels {
@@ -75,7 +94,6 @@ impl History {
                 if let Some(old) = log.events.pop_front() {
                     log.evicted = log.evicted.max(old.id);
                     self.held -= 1;
-                    forget_key(&mut self.by_key, &old);
                 }
             }
         }
@@ -104,9 +122,6 @@ impl History {
             let newest = log.events.back().map_or(log.evicted, |e| e.id);
             self.floor = self.floor.max(newest);
             self.held -= log.events.len();
-            for e in &log.events {
-                forget_key(&mut self.by_key, e);
-            }
         }
     }
 
@@ -122,7 +137,6 @@ impl History {
                 let old = log.events.pop_front().expect("front exists");
                 log.evicted = log.evicted.max(old.id);
                 self.held -= 1;
-                forget_key(&mut self.by_key, &old);
             }
             if log.events.is_empty() {
                 emptied.push(ch.clone());
@@ -130,6 +144,22 @@ impl History {
         }
         for ch in emptied {
             self.drop_channel(&ch);
+        }
+        while self
+            .key_order
+            .front()
+            .is_some_and(|(at, _, _)| now_ms.saturating_sub(*at) > max_age)
+        {
+            self.forget_oldest_key();
+        }
+    }
+
+    fn forget_oldest_key(&mut self) {
+        if let Some((_, k, id)) = self.key_order.pop_front() {
+            // A key published again later points at the newer event.
+            if self.by_key.get(&k) == Some(&id) {
+                self.by_key.remove(&k);
+            }
         }
     }
 
@@ -204,14 +234,6 @@ impl History {
     }
 }
 
-fn forget_key(by_key: &mut HashMap<String, EventId>, old: &Event) {
-    if let Some(k) = &old.idempotency_key {
-        if by_key.get(k) == Some(&old.id) {
-            by_key.remove(k);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,8 +298,12 @@ mod tests {
             seqs(h.since(EventId::new(1, 2), EventId::new(1, 4), &ann)),
             Some(vec![3, 4])
         );
+        // Keys live for the age, whatever left the logs (as on Redis).
         assert_eq!(h.find_key("k5"), Some(EventId::new(1, 5)));
+        assert_eq!(h.find_key("k1"), Some(EventId::new(1, 1)));
+        h.expire(10_001);
         assert_eq!(h.find_key("k1"), None);
+        assert_eq!(h.find_key("k5"), None);
     }
 
     #[test]

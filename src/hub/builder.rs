@@ -128,6 +128,7 @@ impl HubBuilder {
         };
         let head = broker.head().await?;
         let stop = CancellationToken::new();
+        let replays = tokio::sync::Semaphore::new(self.config.max_concurrent_replays.max(1));
         let inner = Arc::new(Inner {
             config: self.config,
             broker: broker.clone(),
@@ -144,8 +145,10 @@ impl HubBuilder {
             presence_sent: Mutex::new(Default::default()),
             counters: Counters::default(),
             publish_failure_logged_ms: Default::default(),
+            skip_logged_ms: Default::default(),
             shutting_down: AtomicBool::new(false),
             broker_problem: Mutex::new(None),
+            replays,
             stop: stop.clone(),
             started: Instant::now(),
         });

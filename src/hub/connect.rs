@@ -135,6 +135,14 @@ impl Hub {
             .await?;
         let start = Start::of(req.last_event_id.as_deref());
         let requested = req.last_event_id.clone();
+        // A turn for reading history, taken before anything is registered
+        // (a waiting stream holds no slot) and held until the replay is
+        // read; a stream that starts live needs none.
+        let _turn = match start {
+            Start::After(_) => Some(self.replay_turn().await?),
+            Start::Fresh if req.rewind > 0 => Some(self.replay_turn().await?),
+            _ => None,
+        };
         if let Start::After(after) = start {
             // The client may have seen events (on another node) that this
             // node has not delivered yet: let it catch up first.
@@ -191,6 +199,35 @@ impl Hub {
             _ => head,
         };
         Ok(self.open_stream(guard, head, resumed_from, opening))
+    }
+
+    /// A turn to read history (see [`crate::HubConfig::max_concurrent_replays`]),
+    /// waited for up to `replay_wait`.
+    async fn replay_turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HubError> {
+        let cfg = &self.inner.config;
+        match tokio::time::timeout(cfg.replay_wait, self.inner.replays.acquire()).await {
+            Ok(Ok(turn)) => Ok(turn),
+            // Closed never happens (the hub never closes it); a refusal
+            // either way.
+            _ => {
+                Counters::add(&self.inner.counters.replays_refused, 1);
+                Err(HubError::ReplaysBusy(cfg.max_concurrent_replays))
+            }
+        }
+    }
+
+    /// Resumes refused for want of a turn (for `/metrics`).
+    pub fn replays_refused(&self) -> u64 {
+        Counters::get(&self.inner.counters.replays_refused)
+    }
+
+    /// Resumes reading history now (for `/metrics`).
+    pub fn replays_running(&self) -> usize {
+        self.inner
+            .config
+            .max_concurrent_replays
+            .max(1)
+            .saturating_sub(self.inner.replays.available_permits())
     }
 
     /// Checks the limits and registers the connection. Runs under the head

@@ -63,10 +63,16 @@ pub(super) struct Inner {
     /// broker outage fails every publish, and one line a second says so
     /// (with the count) without flooding the log.
     pub(super) publish_failure_logged_ms: std::sync::atomic::AtomicU64,
+    /// The same for events the broker handed over below the head.
+    pub(super) skip_logged_ms: std::sync::atomic::AtomicU64,
     pub(super) shutting_down: AtomicBool,
     /// Why the broker failed its last readiness check (`None`: it
     /// answered). Written once a second, read by every probe.
     pub(super) broker_problem: Mutex<Option<String>>,
+    /// Turns for resumes ([`HubConfig::max_concurrent_replays`]): a
+    /// semaphore, so a storm of resumes queues fairly (first come, first
+    /// served) and each waits with a deadline.
+    pub(super) replays: tokio::sync::Semaphore,
     /// Cancelled on shutdown or when the hub is dropped: ends the
     /// background work (maintenance, the broker's reader).
     pub(super) stop: CancellationToken,
@@ -101,8 +107,9 @@ impl Hub {
         &self.inner.config
     }
 
-    /// The epoch of this node's ids (with Redis: of the stream's newest id
-    /// when the node started).
+    /// The first part of this node's head when it started: its start time
+    /// with the memory broker, the newest stored entry's millisecond with
+    /// Redis (see [`EventId`]).
     pub fn epoch(&self) -> u64 {
         self.inner.epoch
     }

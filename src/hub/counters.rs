@@ -5,7 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
+    /// Events this node took from the broker (every node counts every
+    /// event it reads: not a cluster's publishes).
     pub(crate) events_published: AtomicU64,
+    /// Publishes this node's broker accepted (duplicates aside): summed
+    /// over nodes, the cluster's publishes.
+    pub(crate) events_accepted: AtomicU64,
     pub(crate) events_delivered: AtomicU64,
     pub(crate) dropped_events: AtomicU64,
     pub(crate) slow_disconnects: AtomicU64,
@@ -17,6 +22,10 @@ pub(crate) struct Counters {
     pub(crate) deliveries_per_second: AtomicU64,
     pub(crate) replayed_events: AtomicU64,
     pub(crate) resets_sent: AtomicU64,
+    /// Resumes refused after waiting `replay_wait` for a turn.
+    pub(crate) replays_refused: AtomicU64,
+    /// Events from the broker not above the head, not delivered.
+    pub(crate) events_skipped: AtomicU64,
     /// Times the broker said this node missed events (see `recovery.rs`).
     pub(crate) broker_gaps: AtomicU64,
     pub(crate) broker_errors: AtomicU64,

@@ -78,6 +78,9 @@ impl Hub {
                 return Err(e);
             }
         };
+        if !accepted.duplicate {
+            Counters::add(&self.inner.counters.events_accepted, 1);
+        }
         let published = if accepted.duplicate {
             Published {
                 id: accepted.id,
@@ -116,6 +119,45 @@ impl Hub {
                 "a publish failed (at most one such line a second; `failures` counts them all)"
             );
         }
+    }
+
+    /// An event the broker handed over with an id not above this node's
+    /// head: never delivered (it would break every stream's order, and
+    /// resumes rely on ids only rising). Normally a duplicate of a reader
+    /// that read again after reconnecting; anything else is a broker bug.
+    /// Counted (`sse_hub_events_skipped_total`) and logged at most once a
+    /// second, with the count.
+    #[cold]
+    fn skipped(&self, event: &Event, head: EventId) {
+        let c = &self.inner.counters;
+        Counters::add(&c.events_skipped, 1);
+        let now = crate::event::unix_ms();
+        let last = &self.inner.skip_logged_ms;
+        let before = last.load(Ordering::Relaxed);
+        if now.saturating_sub(before) >= 1000
+            && last
+                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                id = %event.id,
+                head = %head,
+                skipped = Counters::get(&c.events_skipped),
+                "an event from the broker is not above this node's head and was not delivered \
+                 (at most one such line a second; `skipped` counts them all)"
+            );
+        }
+    }
+
+    /// Publishes through this node the broker accepted (duplicates aside).
+    pub fn events_accepted(&self) -> u64 {
+        Counters::get(&self.inner.counters.events_accepted)
+    }
+
+    /// Events the broker handed over that were not above the head (see
+    /// `skipped`), since start.
+    pub fn events_skipped(&self) -> u64 {
+        Counters::get(&self.inner.counters.events_skipped)
     }
 
     /// [`Hub::publish`] on behalf of `who`: an event for a topic needs the
@@ -187,6 +229,8 @@ impl Hub {
     fn ingest(&self, event: &Event) {
         let mut head = self.inner.head.lock();
         if event.id <= *head {
+            let head = *head;
+            self.skipped(event, head);
             return;
         }
         *head = event.id;

@@ -551,3 +551,97 @@ async fn a_cookie_token_listens_but_never_publishes_and_cors_credentials_are_exa
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// The demo's cookie session (`POST /api/auth/demo-session`, what
+/// `/session-demo` signs in with): the token is only in an HttpOnly,
+/// `SameSite=Lax` cookie that lives as long as the token, the stream takes
+/// it, publishing with it alone is 401, `DELETE` clears it, and a hub that
+/// reads no cookie says so with a 404 JSON.
+#[tokio::test]
+async fn a_demo_session_sets_an_httponly_cookie_that_streams_and_never_publishes() {
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let auth = Auth::hs256(secret)
+        .with_demo_tokens(true, Duration::from_secs(600))
+        .with_cookie(Some("sse_session".into()));
+    let hub = crate::common::open_hub(HubConfig::default());
+    let api = sse_hub::Api::new(hub, auth);
+    let options = sse_hub::api::demo::DemoOptions {
+        hub_url: Some("http://hub.test:9000".into()),
+        ..Default::default()
+    };
+    let app = api.router().merge(api.demo_router(options));
+    let base = format!("http://{}", crate::common::listen(app).await);
+    let http = reqwest::Client::new();
+
+    let res = http
+        .post(format!("{base}/api/auth/demo-session"))
+        .json(&json!({"userId": "ann", "role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let set = res.headers()["set-cookie"].to_str().unwrap().to_string();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["userId"], "ann", "{body}");
+    assert_eq!(body["hubUrl"], "http://hub.test:9000", "{body}");
+    assert!(body.get("token").is_none(), "no token in the body: {body}");
+    let attrs: Vec<&str> = set.split("; ").collect();
+    assert!(attrs[0].starts_with("sse_session=eyJ"), "{set}");
+    for want in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(attrs.contains(&want), "{want} in {set}");
+    }
+    let max_age: u64 = attrs
+        .iter()
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((590..=600).contains(&max_age), "{set}");
+    assert!(!set.contains("Secure"), "no TLS here: {set}");
+    let cookie = attrs[0].to_string();
+
+    let res = http
+        .get(format!("{base}/api/sse/stream"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    drop(res);
+    let res = http
+        .post(format!("{base}/api/sse/publish"))
+        .header("cookie", &cookie)
+        .json(&json!({"event": "x", "data": {}, "target": {"all": true}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    let res = http
+        .delete(format!("{base}/api/auth/demo-session"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.starts_with("sse_session=;"), "{cleared}");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    // Without --auth-cookie there is no session to set.
+    let auth = Auth::hs256(secret).with_demo_tokens(true, Duration::from_secs(600));
+    let api = sse_hub::Api::new(crate::common::open_hub(HubConfig::default()), auth);
+    let app = api.router().merge(api.demo_router(Default::default()));
+    let base = format!("http://{}", crate::common::listen(app).await);
+    let res = http
+        .post(format!("{base}/api/auth/demo-session"))
+        .json(&json!({"userId": "ann", "role": "user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("--auth-cookie"),
+        "{body}"
+    );
+}

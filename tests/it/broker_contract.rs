@@ -6,7 +6,8 @@
 //! Scenarios: a resume replays exactly what was missed; a resume over
 //! several channels that missed more in total than one channel keeps (but
 //! not more in any one) replays all of it; missing more than a channel
-//! keeps is a `reset`; the history API; idempotency keys; presence.
+//! keeps is a `reset`; the history API; idempotency keys (also after their
+//! event left the history); presence.
 
 use crate::common;
 use crate::common::bus;
@@ -244,6 +245,30 @@ async fn an_idempotency_key_publishes_once(engine: Engine) {
     );
 }
 
+/// A key outlives its event's place in the history: the event, sent to
+/// two users, leaves both their logs (5 events each here), and a retry
+/// within the history age is still a duplicate, as every engine answers.
+async fn an_idempotency_key_outlives_its_event_in_the_history(engine: Engine) {
+    let c = cluster(engine).await;
+    let token = c.publisher.token("bot", Role::Publisher);
+    let body = json!({"event": "n", "data": 1, "id": "order-7",
+                      "target": {"users": ["ann", "bob"]}});
+    let (st, first) = c
+        .publisher
+        .post("/api/sse/publish", &token, body.clone())
+        .await;
+    assert_eq!(st, StatusCode::OK, "{first}");
+    for n in 0..6 {
+        publish(&c.publisher, json!(n), json!({"user": "ann"})).await;
+        publish(&c.publisher, json!(n), json!({"user": "bob"})).await;
+    }
+    let token_b = c.reader().token("bot", Role::Publisher);
+    let (st, again) = c.reader().post("/api/sse/publish", &token_b, body).await;
+    assert_eq!(st, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"], "{engine:?}: {again}");
+    assert_eq!(again["duplicate"], true, "{engine:?}: {again}");
+}
+
 async fn presence_is_seen_from_every_node(engine: Engine) {
     let c = cluster(engine).await;
     let _alice = c
@@ -283,5 +308,6 @@ contract!(
     missing_more_than_a_channel_keeps_is_a_reset,
     the_history_api_answers_the_same,
     an_idempotency_key_publishes_once,
+    an_idempotency_key_outlives_its_event_in_the_history,
     presence_is_seen_from_every_node,
 );

@@ -119,3 +119,43 @@ async fn failed_publishes_are_logged_once_a_second_with_their_cause() {
         lines[0]
     );
 }
+
+/// An event the broker hands over again (an id not above the node's head)
+/// is not delivered twice, and it is not silent either: counted on
+/// `/metrics` and logged once a second with the count.
+#[tokio::test(flavor = "current_thread")]
+async fn an_event_handed_over_twice_is_delivered_once_counted_and_logged() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let log = Arc::new(Log::default());
+    log.echo.store(true, std::sync::atomic::Ordering::Relaxed);
+    let hub = node(&log).await;
+    let mut s = hub.connect(ConnectRequest::new(alice())).await.unwrap();
+    assert!(next_frame(&mut s).await.contains("event: connected"));
+    for n in 1..=3 {
+        hub.publish(tick(n)).await.unwrap();
+    }
+    for n in 1..=3 {
+        assert!(next_frame(&mut s)
+            .await
+            .starts_with(&format!("id: 1-{n}\n")));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(hub.events_skipped(), 3);
+    let text = String::from_utf8(captured.0.lock().clone()).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("not above this node's head"))
+        .collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let metrics = sse_hub::metrics::render(&hub, &Default::default(), None, None);
+    assert!(
+        metrics.contains("sse_hub_events_skipped_total 3"),
+        "{metrics}"
+    );
+}

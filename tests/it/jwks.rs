@@ -370,6 +370,18 @@ async fn max_age_is_followed_and_a_failing_provider_leaves_the_last_good_set_in_
     tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(metric(&base, "sse_hub_jwks_stale").await, 0);
     assert_eq!(metric(&base, "sse_hub_jwks_keys").await, 1);
+
+    // The provider rotates and drops the old key: after the next fetch,
+    // the new key verifies and the old one is refused.
+    let next = Key::new("k2", Algorithm::RS256);
+    provider.hold(&[&next]);
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert_eq!(status(&base, &next.token("ann")).await, StatusCode::OK);
+    assert_eq!(
+        status(&base, &key.token("ann")).await,
+        StatusCode::UNAUTHORIZED,
+        "a dropped key is refused"
+    );
 }
 
 #[tokio::test]
@@ -423,4 +435,99 @@ async fn a_first_fetch_that_fails_stops_the_start_unless_a_file_is_given() {
 
     // Plain http to a host that is not loopback is refused outright.
     assert!(Jwks::from_url("http://idp.example/jwks", None, JwksOptions::default()).is_err());
+}
+
+/// What an attacker can put in a token or in front of the provider: a key
+/// of their own (`jwk`), a key set of their own (`jku`, `x5u`), a secret
+/// the provider published by mistake (`oct`), a huge `kid`, a redirect.
+/// None of it is followed: the hub's keys come from its configured set only.
+#[tokio::test]
+async fn a_token_that_brings_its_own_keys_and_a_set_that_publishes_a_secret_are_refused() {
+    let good = Key::new("rsa-1", Algorithm::RS256);
+    let secret = b"a-published-hmac-secret-0123456789";
+    let provider = Provider::holding(&[&good]);
+    provider.set.lock()["keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"kty": "oct", "kid": "hmac-1", "alg": "HS256",
+                     "k": URL_SAFE_NO_PAD.encode(secret)}));
+    let url = provider.serve().await;
+    let (base, _auth) =
+        hub_with(Jwks::from_url(&url, None, options(60_000, 3_600_000)).unwrap()).await;
+    assert_eq!(status(&base, &good.token("ann")).await, StatusCode::OK);
+
+    // The attacker's own key set, served on 127.0.0.1 like the provider's,
+    // holding a key under the provider's kid.
+    let evil = Key::new("rsa-1", Algorithm::RS256);
+    let attacker = Provider::holding(&[&evil]);
+    let evil_url = attacker.serve().await;
+    let claims = json!({"sub": "admin", "role": "admin", "exp": now() + 60, "aud": "sse-hub"});
+    for (what, header) in [
+        ("jku", {
+            let mut h = Header::new(Algorithm::RS256);
+            h.kid = Some("rsa-1".into());
+            h.jku = Some(evil_url.clone());
+            h
+        }),
+        ("x5u", {
+            let mut h = Header::new(Algorithm::RS256);
+            h.kid = Some("rsa-1".into());
+            h.x5u = Some(evil_url.clone());
+            h
+        }),
+        ("jwk", {
+            let mut h = Header::new(Algorithm::RS256);
+            h.jwk = Some(serde_json::from_value(evil.jwk.clone()).unwrap());
+            h
+        }),
+        ("jku with an unknown kid", {
+            let mut h = Header::new(Algorithm::RS256);
+            h.kid = Some("evil-kid".into());
+            h.jku = Some(evil_url.clone());
+            h
+        }),
+    ] {
+        let token = encode(&header, &claims, &evil.encoding).unwrap();
+        assert_eq!(
+            status(&base, &token).await,
+            StatusCode::UNAUTHORIZED,
+            "{what}"
+        );
+    }
+    assert_eq!(attacker.fetches(), 0, "the attacker's set is never fetched");
+
+    // A secret the provider published is no key: anyone could sign with it.
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("hmac-1".into());
+    let signed = encode(&header, &claims, &EncodingKey::from_secret(secret)).unwrap();
+    assert_eq!(status(&base, &signed).await, StatusCode::UNAUTHORIZED);
+
+    // A 16 KiB kid: refused, not echoed, and the hub still answers.
+    let huge = good.token_as(Algorithm::RS256, Some(&"k".repeat(16 * 1024)), "ann");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/api/sse/stream"))
+        .bearer_auth(&huge)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    let body = res.text().await.unwrap();
+    assert!(body.len() < 1024, "{} bytes", body.len());
+    assert_eq!(status(&base, &good.token("ann")).await, StatusCode::OK);
+
+    // A redirect is not followed (it could leave https, or the provider).
+    let to = url.clone();
+    let redirect = axum::Router::new().route(
+        "/jwks",
+        get(move || {
+            let to = to.clone();
+            async move { axum::response::Redirect::temporary(&to) }
+        }),
+    );
+    let redirecting = format!("http://{}/jwks", crate::common::listen(redirect).await);
+    let err = Auth::jwks(Jwks::from_url(&redirecting, None, JwksOptions::default()).unwrap())
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("307"), "{err}");
 }

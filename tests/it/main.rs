@@ -19,6 +19,7 @@ mod presence;
 mod redis_nodes;
 mod serve;
 mod serve_tls;
+mod storm;
 mod topics;
 mod webhook;
 mod wire_props;

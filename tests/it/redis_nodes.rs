@@ -313,3 +313,139 @@ async fn a_broker_failure_keeps_its_cause() {
         "{report}"
     );
 }
+
+/// An operator can tell a busy node or a slow Redis from a Redis that is
+/// gone: a publish that Redis does not confirm in time is 503
+/// `broker_timeout`, one beyond the node's queue of waiting publishes 503
+/// `publish_queue_full` at once, and only a Redis that refuses
+/// connections is 503 `broker_unavailable`.
+#[tokio::test]
+async fn a_slow_redis_a_full_queue_and_a_gone_redis_answer_each_its_own_code() {
+    let mut redis = RedisServer::start_volatile(&["--enable-debug-command", "yes"]);
+    let port = redis.port;
+    let stall = |secs: &'static str| {
+        std::thread::spawn(move || redis_server::redis_cli(port, &["DEBUG", "SLEEP", secs]))
+    };
+
+    // Slow: the deadline is the wait timeout and a second.
+    let mut options = RedisOptions::new(redis.url());
+    options.wait_timeout = Duration::from_millis(200);
+    let n = redis_node_with(options, HubConfig::default()).await;
+    n.publish("warm", json!(0), json!({"all": true})).await;
+    let sleeping = stall("2");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let token = n.token("bot", Role::Publisher);
+    let body = json!({"event": "n", "data": 1, "target": {"all": true}});
+    let t = std::time::Instant::now();
+    let (st, answer) = n.post("/api/sse/publish", &token, body.clone()).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["code"], "broker_timeout", "{answer}");
+    assert!(
+        t.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        t.elapsed()
+    );
+    sleeping.join().unwrap();
+
+    // A full queue: with replicas to wait for, publishes queue behind the
+    // batch in flight; beyond the queue, a publish is refused at once.
+    let mut options = RedisOptions::new(redis.url());
+    options.wait_replicas = 1;
+    options.wait_timeout = Duration::from_millis(200);
+    let q = redis_node_with(options, HubConfig::default()).await;
+    let _ = q
+        .hub
+        .publish(
+            sse_hub::NewEvent::json("warm".parse().unwrap(), &0, sse_hub::Target::all()).unwrap(),
+        )
+        .await;
+    let sleeping = stall("3");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut all = futures_util::stream::FuturesUnordered::new();
+    for i in 0..8_600u32 {
+        let hub = q.hub.clone();
+        all.push(async move {
+            let ev =
+                sse_hub::NewEvent::json("n".parse().unwrap(), &i, sse_hub::Target::all()).unwrap();
+            let t = std::time::Instant::now();
+            (hub.publish(ev).await, t.elapsed())
+        });
+    }
+    let mut full = 0;
+    while let Some((r, took)) = futures_util::StreamExt::next(&mut all).await {
+        if let Err(sse_hub::HubError::PublishQueueFull(_)) = r {
+            assert!(took < Duration::from_millis(500), "refused after {took:?}");
+            full += 1;
+        }
+    }
+    sleeping.join().unwrap();
+    assert!(full > 0, "no publish was refused for a full queue");
+    let refused = sse_hub::ApiError::from(sse_hub::HubError::PublishQueueFull(8192));
+    let res = axum::response::IntoResponse::into_response(refused);
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().contains_key("retry-after"));
+
+    // Gone: refused connections.
+    redis.stop();
+    let (st, answer) = n.post("/api/sse/publish", &token, body).await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["code"], "broker_unavailable", "{answer}");
+}
+
+/// Sums over nodes mean what they say: `sse_hub_events_published_total`
+/// counts publishes through each node (the cluster's total is the sum),
+/// `sse_hub_events_ingested_total` what each node read (every event, on
+/// every node), and failures are on `/metrics` too.
+#[tokio::test]
+async fn published_counts_add_up_across_nodes_and_failures_are_exported() {
+    let mut redis = RedisServer::start_volatile(&[]);
+    let (n1, n2) = (node(&redis).await, node(&redis).await);
+    for i in 0..3 {
+        n1.publish("n", json!(i), json!({"all": true})).await;
+    }
+    for i in 0..2 {
+        n2.publish("n", json!(i), json!({"all": true})).await;
+    }
+    let value = |text: &str, name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name}: {text}"))
+            .parse()
+            .unwrap()
+    };
+    for _ in 0..50 {
+        if value(&n1.metrics().await, "sse_hub_events_ingested_total") == 5
+            && value(&n2.metrics().await, "sse_hub_events_ingested_total") == 5
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (m1, m2) = (n1.metrics().await, n2.metrics().await);
+    assert_eq!(value(&m1, "sse_hub_events_published_total"), 3);
+    assert_eq!(value(&m2, "sse_hub_events_published_total"), 2);
+    assert_eq!(value(&m1, "sse_hub_events_ingested_total"), 5);
+    assert_eq!(value(&m2, "sse_hub_events_ingested_total"), 5);
+    assert_eq!(value(&m1, "sse_hub_publish_failures_total"), 0);
+
+    redis.stop();
+    let token = n1.token("bot", Role::Publisher);
+    let (st, _) = n1
+        .post(
+            "/api/sse/publish",
+            &token,
+            json!({"event": "n", "data": 1, "target": {"all": true}}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::SERVICE_UNAVAILABLE);
+    let m1 = n1.metrics().await;
+    assert_eq!(value(&m1, "sse_hub_publish_failures_total"), 1);
+    assert_eq!(value(&m1, "sse_hub_events_published_total"), 3);
+    for _ in 0..60 {
+        if value(&n1.metrics().await, "sse_hub_broker_errors_total") > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no broker error counted with Redis gone");
+}

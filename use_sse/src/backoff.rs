@@ -6,7 +6,8 @@
 //! down after the hub is back: at most one cap, 2.5 s on average. Full
 //! jitter spreads a crowd of clients evenly over that window instead of
 //! in waves, and the hub answers a storm beyond its admission rate with
-//! 429 and `Retry-After`, which the hook waits out (plus jitter).
+//! 429 and `Retry-After`, which the hook waits out, then spreads over a
+//! window as long again ([`Backoff::after_refusal`]).
 
 /// Backoff settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,11 +46,46 @@ impl Backoff {
         let base = self.base_delay(attempt, server_retry_ms);
         (base as f64 * unit.clamp(0.0, 1.0)) as u32
     }
+
+    /// The delay after a refusal that said when to come back
+    /// (`Retry-After`, in milliseconds): never sooner, and spread
+    /// uniformly over a window as long again (at least a second), so a
+    /// refused crowd returns over that window instead of in one wave. The
+    /// hub spreads its `Retry-After` values too; the two add up. `unit` is
+    /// a random number in `[0, 1)`.
+    pub fn after_refusal(&self, retry_after_ms: u32, unit: f64) -> u32 {
+        let window = retry_after_ms.max(1000) as f64;
+        retry_after_ms.saturating_add((window * unit.clamp(0.0, 1.0)) as u32)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_is_waited_out_then_spread_over_a_window_as_long() {
+        let b = Backoff::default();
+        // Never before the hub said, whatever the draw.
+        assert_eq!(b.after_refusal(5000, 0.0), 5000);
+        assert_eq!(b.after_refusal(5000, 0.5), 7500);
+        assert_eq!(b.after_refusal(5000, 0.999_999), 9999);
+        // A short hint still spreads over a second; the cap does not apply
+        // (the hub asked for the wait).
+        assert_eq!(b.after_refusal(1000, 0.25), 1250);
+        assert_eq!(b.after_refusal(0, 0.5), 500);
+        assert_eq!(b.after_refusal(60_000, 0.5), 90_000);
+        assert_eq!(b.after_refusal(u32::MAX, 0.9), u32::MAX);
+        // A crowd refused with the same hint comes back spread out: with
+        // draws across [0, 1), no 100 ms slot of the window holds more
+        // than its share (within rounding).
+        let mut slots = [0u32; 50];
+        for i in 0..5000 {
+            let d = b.after_refusal(5000, f64::from(i) / 5000.0);
+            slots[((d - 5000) / 100) as usize] += 1;
+        }
+        assert!(slots.iter().all(|&n| (98..=102).contains(&n)), "{slots:?}");
+    }
 
     #[test]
     fn doubles_to_the_cap() {

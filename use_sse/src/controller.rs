@@ -218,9 +218,8 @@ fn ended(ctx: Ctx, ending: Ending) {
             let server_retry = ctx.live.with_value(|l| l.server_retry);
             let jitter = js_sys::Math::random();
             let delay = match floor_ms {
-                // The hub said when: wait that long, plus up to a second so
-                // its refused crowd does not come back in one wave.
-                Some(after) => after + (1000.0 * jitter) as u32,
+                // The hub said when: wait that long, then spread.
+                Some(after) => options.backoff.after_refusal(after, jitter),
                 None => options.backoff.delay(attempt, server_retry, jitter),
             };
             schedule(ctx, delay);

@@ -2,4 +2,5 @@
 
 pub mod feed;
 pub mod home;
+pub mod session_demo;
 pub mod sse_demo;

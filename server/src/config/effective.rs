@@ -116,6 +116,7 @@ pub fn check(cfg: &Config) -> anyhow::Result<()> {
     cfg.topic_policy()?;
     cfg.webhook_url()?;
     cfg.cors_origins()?;
+    cfg.demo_options()?;
     cfg.client_addresses()?;
     cfg.log_filter()?;
     if let Some(endpoint) = &cfg.logging.otlp_endpoint {

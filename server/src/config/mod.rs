@@ -348,6 +348,17 @@ pub struct LimitFlags {
     #[arg(long, env = "HUB_STREAM_OPENS_PER_SECOND", default_value_t = 5_000)]
     pub stream_opens_per_second: u32,
 
+    /// Resumes (Last-Event-ID replays, ?rewind= reads) this node runs at
+    /// once; beyond, a stream waits up to --replay-wait-ms for a turn,
+    /// then gets 503 replays_busy with a spread Retry-After.
+    #[arg(long, env = "HUB_MAX_CONCURRENT_REPLAYS", default_value_t = 64)]
+    pub max_concurrent_replays: usize,
+
+    /// How long a resume waits for a turn before it is refused, in
+    /// milliseconds.
+    #[arg(long, env = "HUB_REPLAY_WAIT_MS", default_value_t = 2000)]
+    pub replay_wait_ms: u64,
+
     /// Frames queued per connection before it is dropped as too slow.
     #[arg(long, env = "HUB_CONNECTION_QUEUE", default_value_t = 1024)]
     pub connection_queue: usize,
@@ -495,6 +506,12 @@ pub struct DemoFlags {
     /// Lifetime of demo tokens, in seconds.
     #[arg(long, env = "HUB_DEMO_TOKEN_TTL_SECS", default_value_t = 3600)]
     pub demo_token_ttl_secs: u64,
+
+    /// The hub /session-demo streams from when it is another one (an exact
+    /// origin, e.g. https://hub.example.com; that hub must read the same
+    /// --auth-cookie and list this one's origin in --cors-origins).
+    #[arg(long, env = "HUB_DEMO_HUB_URL")]
+    pub demo_hub_url: Option<String>,
 }
 
 impl Config {
@@ -580,6 +597,24 @@ impl Config {
             self.demo_mode.demo,
             Duration::from_secs(self.demo_mode.demo_token_ttl_secs),
         ))
+    }
+
+    /// The demo routes' options: `--demo-hub-url` checked, and session
+    /// cookies `Secure` when the hub serves TLS.
+    pub fn demo_options(&self) -> anyhow::Result<sse_hub::api::demo::DemoOptions> {
+        let hub_url = match self.demo_mode.demo_hub_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                sse_hub::api::exact_origin(url)
+                    .map_err(|e| anyhow::anyhow!("--demo-hub-url: {e}"))?;
+                Some(url.to_string())
+            }
+        };
+        Ok(sse_hub::api::demo::DemoOptions {
+            hub_url,
+            secure_cookies: self.tls_files().is_some(),
+            ..Default::default()
+        })
     }
 
     /// The exact origins of `--cors-origins`, checked.
@@ -725,6 +760,8 @@ impl Config {
             history_max_channels: self.streams.history_max_channels.max(1),
             history_max_age: Duration::from_secs(self.streams.history_max_age_secs),
             max_event_bytes: self.limits.max_event_bytes,
+            max_concurrent_replays: self.limits.max_concurrent_replays.max(1),
+            replay_wait: Duration::from_millis(self.limits.replay_wait_ms),
             trusted_metadata_keys: self
                 .access
                 .trusted_metadata_keys

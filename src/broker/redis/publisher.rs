@@ -83,20 +83,17 @@ impl Publisher {
     /// wait timeout and a second, whatever Redis does.
     pub(super) async fn publish(&self, cmd: redis::Cmd) -> Result<Accepted, HubError> {
         let deadline = self.wait.timeout + Duration::from_secs(1);
-        let late = || {
-            unreadable(format!(
-                "Redis did not confirm the publish within {deadline:?}"
-            ))
-        };
+        let late = || HubError::BrokerTimeout(deadline);
         let Some(batches) = &self.batches else {
             return tokio::time::timeout(deadline, self.send_direct(cmd))
                 .await
                 .unwrap_or_else(|_| Err(late()));
         };
         let (reply, answer) = oneshot::channel();
-        batches
-            .try_send(Job { cmd, reply })
-            .map_err(|_| unreadable("too many publishes waiting for Redis".into()))?;
+        batches.try_send(Job { cmd, reply }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => HubError::PublishQueueFull(QUEUE),
+            mpsc::error::TrySendError::Closed(_) => unreadable("the publisher stopped".into()),
+        })?;
         match tokio::time::timeout(deadline, answer).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(unreadable("the publisher stopped".into())),

@@ -28,6 +28,9 @@ pub struct Log {
     presence: Mutex<BTreeMap<(Topic, UserId), HashMap<String, u64>>>,
     /// Set: every publish fails, as with a broker that is down.
     pub down: std::sync::atomic::AtomicBool,
+    /// Set: each node's reader hands every event over twice, as a reader
+    /// that reads again after a reconnect does.
+    pub echo: std::sync::atomic::AtomicBool,
 }
 
 /// One node's broker on the shared log.
@@ -60,6 +63,9 @@ impl Broker for Bus {
                 for e in batch {
                     // Later than publish, like a reader on another machine.
                     tokio::time::sleep(Duration::from_millis(5)).await;
+                    if log.echo.load(std::sync::atomic::Ordering::Relaxed) {
+                        sink.ingest(e.clone());
+                    }
                     sink.ingest(e);
                 }
                 tokio::select! {

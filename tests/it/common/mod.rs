@@ -315,6 +315,12 @@ impl SseClient {
             let status = res.status();
             return Err((status, res.json().await.unwrap_or(Value::Null)));
         }
+        Ok(Self::from_response(res).await)
+    }
+
+    /// The stream of an answer that was 200, read until `connected`.
+    pub async fn from_response(res: reqwest::Response) -> SseClient {
+        assert_eq!(res.status(), StatusCode::OK);
         let headers = res.headers().clone();
         let mut events: Events = Box::pin(res.bytes_stream().eventsource());
         let first = tokio::time::timeout(Duration::from_secs(5), events.next())
@@ -326,12 +332,12 @@ impl SseClient {
         let first_retry = first.retry;
         let connected: Value = serde_json::from_str(&first.data).unwrap();
         assert_eq!(connected["lastEventId"].as_str(), Some(first.id.as_str()));
-        Ok(SseClient {
+        SseClient {
             events,
             headers,
             connected,
             first_retry,
-        })
+        }
     }
 
     pub fn connection_id(&self) -> String {
