@@ -16,13 +16,17 @@ STREAMS=${STREAMS:-50000}
 KILL_STREAMS=${KILL_STREAMS:-36000}   # 3 nodes; the 2 left must stay below the file limit
 MEMORY_STREAMS=${MEMORY_STREAMS:-19000}
 NODES=${NODES:-3}
-RATE=${RATE:-1000}
+RATE=${RATE:-15}   # a third are broadcasts: 5/s × 50 000 streams is 250 000 deliveries/s, what 2 cores hold beside the clients
 SHARDS=${SHARDS:-4}
 LIVE_SECS=${LIVE_SECS:-20}
 STORM_SECS=${STORM_SECS:-15}
 # The gap a resume must cover: the storm (at most STORM_SECS) at the rate
 # of the busiest channel (everyone: a third of the events), twice over.
 HISTORY=${HISTORY:-$(( RATE * (LIVE_SECS + STORM_SECS) ))}
+# Extra flags for every hub node (e.g. HUB_ARGS="--replay-wait-ms 10000"),
+# and which scenarios to run (polite naive kill memory).
+HUB_ARGS=${HUB_ARGS:-}
+SCENARIOS=${SCENARIOS:-polite naive kill memory}
 SECRET=bench-secret-0123456789abcdef0123
 REDIS_PORT=3960
 
@@ -50,7 +54,7 @@ start_nodes() {
     port=$((3950 + k))
     target/release/server --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --demo false --broker "$2" \
       --max-connections 20000 --max-connections-per-ip 0 --max-connections-per-user 100 \
-      --history-len "$HISTORY" --public-topics 'storm.*' --log warn >>"$work/hub.log" 2>&1 &
+      --history-len "$HISTORY" --public-topics 'storm.*' --log warn $HUB_ARGS >>"$work/hub.log" 2>&1 &
     node_pids+=($!); pids+=($!)
     node_addrs="${node_addrs:+$node_addrs,}127.0.0.1:$port"
   done
@@ -72,6 +76,7 @@ probe() {
   : > "$work/probe.txt"
   while [ -f "$work/probing" ]; do
     for a in ${node_addrs//,/ }; do
+      grep -qx "$a" "$work/killed" 2>/dev/null && continue
       curl -s -o /dev/null -m 5 -w "$a %{http_code} %{time_total}\n" "http://$a/api/ready" >> "$work/probe.txt" || echo "$a 000 5" >> "$work/probe.txt"
     done
     sleep 0.5
@@ -107,6 +112,7 @@ scenario() {
   touch "$work/probing"; probe & local prober=$!
   if [ -n "$kill" ]; then
     sleep "$LIVE_SECS"
+    echo "127.0.0.1:$((3950 + NODES))" > "$work/killed"
     kill -9 "${node_pids[$((NODES - 1))]}"
     echo "    SIGKILLed node $NODES" >&2
   fi
@@ -127,13 +133,13 @@ q = lambda p: cu[min(len(cu) - 1, int(p * len(cu)))] if cu else None
 probes = [l.split() for l in open(f"{work}/probe.txt")]
 pub = next((s["publish"] for s in shards if s.get("publish")), None)
 sum_ = lambda k: sum(s[k] for s in shards)
-cpu = [b - a for a, b in zip(ints(sys.argv[7]), ints(sys.argv[8]))]
+cpu = [max(0, b - a) for a, b in zip(ints(sys.argv[7]), ints(sys.argv[8]))]
 print(json.dumps({
     "label": label, "streams": streams, "opened": sum_("opened"),
     "connect_secs": max(s["connect_secs"] for s in shards),
     "base_rss_kb": ints(sys.argv[12]), "idle_rss_kb": ints(sys.argv[4]), "idle_fds": ints(sys.argv[5]), "redis_memory_bytes": int(sys.argv[6] or 0),
     "received": sum_("received"), "lost": sum_("lost"), "duplicated": sum_("duplicated"),
-    "out_of_order": sum_("out_of_order"), "resets": sum_("resets"),
+    "out_of_order": sum_("out_of_order"), "stray": sum_("stray"), "resets": sum_("resets"),
     "refused_429": sum_("refused_429"), "refused_503": sum_("refused_503"), "failed_opens": sum_("failed_opens"),
     "reconnects": sum_("reconnects"), "never_caught_up": sum_("never_caught_up"),
     "catch_up_ms": {"p50": q(0.5), "p99": q(0.99), "max": cu[-1] if cu else None},
@@ -145,30 +151,43 @@ print(json.dumps({
 }))
 PY
   tail -1 "$work/storm.jsonl" >&2
-  rm -f "$work"/shard-*.json
+  rm -f "$work"/shard-*.json "$work/killed"
 }
 
-start_redis
-start_nodes "$NODES" "redis://127.0.0.1:$REDIS_PORT/0"
-scenario "storm, use_sse-like clients" "$STREAMS" polite all
-stop_all
-start_redis
-start_nodes "$NODES" "redis://127.0.0.1:$REDIS_PORT/0"
-scenario "storm, naive clients" "$STREAMS" naive all
-stop_all
-start_redis
-start_nodes "$NODES" "redis://127.0.0.1:$REDIS_PORT/0"
-scenario "node $NODES SIGKILLed" "$KILL_STREAMS" polite none kill
-stop_all
-NODES_SAVED=$NODES; NODES=1
-start_nodes 1 memory
-scenario "memory broker, one node" "$MEMORY_STREAMS" polite all
-stop_all
-NODES=$NODES_SAVED
+label_args=${HUB_ARGS:+ ($HUB_ARGS)}
+for s in $SCENARIOS; do
+  case $s in
+    polite|naive)
+      start_redis
+      start_nodes "$NODES" "redis://127.0.0.1:$REDIS_PORT/0"
+      scenario "storm, $([ "$s" = polite ] && echo use_sse-like || echo naive) clients$label_args" "$STREAMS" "$s" all
+      stop_all ;;
+    kill)
+      start_redis
+      start_nodes "$NODES" "redis://127.0.0.1:$REDIS_PORT/0"
+      scenario "node $NODES of $NODES SIGKILLed$label_args" "$KILL_STREAMS" polite none kill
+      stop_all ;;
+    memory)
+      saved=$NODES; NODES=1
+      start_nodes 1 memory
+      scenario "memory broker, one node$label_args" "$MEMORY_STREAMS" polite all
+      stop_all
+      NODES=$saved ;;
+  esac
+done
 
 python3 - "$work/storm.jsonl" "$RATE" "$LIVE_SECS" "$STORM_SECS" "$HISTORY" "$SHARDS" > "$work/storm.md" <<'PY'
-import json, sys
+import json, re, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+# Rows of earlier runs (other scenarios, other settings) are kept unless
+# this run has one of the same label.
+try:
+    old = re.search(r"<!-- storm -->.*?```\n(.*?)```", open("bench/RESULTS.md").read(), re.S)
+    kept = [json.loads(l) for l in (old.group(1).splitlines() if old else []) if l.strip()]
+except (OSError, ValueError):
+    kept = []
+labels = {r["label"] for r in rows}
+rows = [r for r in kept if r["label"] not in labels] + rows
 rate, live, storm, history, shards = sys.argv[2:7]
 print("<!-- storm -->")
 print("## Reconnect storms (`bash bench/run.sh --scale`)\n")

@@ -90,7 +90,7 @@ impl Default for HubConfig {
                 .collect(),
             presence_topics: Vec::new(),
             max_concurrent_replays: 64,
-            replay_wait: Duration::from_secs(2),
+            replay_wait: Duration::from_secs(10),
             timing: Timing::default(),
         }
     }

@@ -136,6 +136,16 @@ impl Plan {
         }
     }
 
+    /// Whether event `j` is meant for client `i`.
+    fn is_for(&self, i: u64, j: u64) -> bool {
+        let k = j / 3;
+        match j % 3 {
+            0 => true,
+            1 => k % self.topics == i % self.topics,
+            _ => k * 7919 % self.streams == i,
+        }
+    }
+
     /// The next event at or after `from` meant for client `i` (of topic
     /// `i % topics`), if any; `users` holds, per client of this shard, the
     /// events addressed to its user.
@@ -172,9 +182,13 @@ struct Seen {
     refused_503: u64,
     other_failures: u64,
     reconnects: u64,
+    /// Events not meant for this client (must be 0).
+    stray: u64,
     /// Milliseconds from the drop to being caught up.
     catch_up_ms: Option<u64>,
     got: u64,
+    /// Whether its stream dropped (and it reconnected).
+    dropped: bool,
 }
 
 /// An SSE frame, as far as the storm needs it.
@@ -330,8 +344,14 @@ async fn client(
     let nodes = &args.nodes;
     let mut node = i % nodes.len();
     let mut last_id: Option<String> = None;
-    // The next event this client must get.
+    // The first event meant for this client it has not had yet, and those
+    // after it that came first (publishers run concurrently, so ids, the
+    // order of delivery, need not follow the plan's order within a few
+    // events: what is checked is that each comes once, and that ids only
+    // rise).
     let mut next = plan.next_for(i as u64, 0, &user_events);
+    let mut ahead = std::collections::BTreeSet::new();
+    let mut last_seq: Option<(u64, u64)> = None;
     let mut dropped = false;
     let mut reconnect_sent_us = 0u64;
     // Failed reconnects in a row (set once a stream opens).
@@ -391,31 +411,42 @@ async fn client(
                 retry_hint = r;
             }
             if frame.event == "reset" {
+                // Nothing can be proven after a reset (the target is none):
+                // counted, and the client stops.
                 seen.resets += 1;
-                // Nothing can be proven after a reset: what follows is
-                // taken from its first event on.
-                next = None;
+                break;
+            }
+            if let Some(id) = &frame.id {
+                last_id = Some(id.clone());
+            }
+            // Only events count for the order (`connected` repeats the
+            // resume point).
+            let Some(j) = frame.j else { continue };
+            if let Some(id) = &frame.id {
+                let parsed = id
+                    .split_once('-')
+                    .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)));
+                if let (Some(p), Some(last)) = (parsed, last_seq) {
+                    if p <= last {
+                        seen.out_of_order += 1;
+                    }
+                }
+                last_seq = parsed.or(last_seq);
+            }
+            seen.got += 1;
+            if !plan.is_for(i as u64, j) {
+                seen.stray += 1;
                 continue;
             }
-            if frame.id.is_some() {
-                last_id = frame.id.clone();
-            }
-            let Some(j) = frame.j else { continue };
-            seen.got += 1;
             match next {
-                Some(n) if j == n => next = plan.next_for(i as u64, j + 1, &user_events),
-                Some(n) if j > n => {
-                    // Skipped events: count each one meant for us.
-                    let mut k = Some(n);
-                    while let Some(m) = k.filter(|m| *m < j) {
-                        seen.lost += 1;
-                        k = plan.next_for(i as u64, m + 1, &user_events);
-                    }
-                    seen.out_of_order += 1;
+                Some(n) if j == n => {
                     next = plan.next_for(i as u64, j + 1, &user_events);
+                    while let Some(m) = next.filter(|m| ahead.remove(m)) {
+                        next = plan.next_for(i as u64, m + 1, &user_events);
+                    }
                 }
-                Some(_) => seen.duplicated += 1,
-                None => {}
+                Some(n) if j > n && ahead.insert(j) => {}
+                _ => seen.duplicated += 1,
             }
             if dropped
                 && seen.catch_up_ms.is_none()
@@ -424,10 +455,7 @@ async fn client(
                 seen.catch_up_ms = Some(now_us().saturating_sub(drop_at_us) / 1000);
             }
         }
-        if next.is_none() && dropped {
-            break;
-        }
-        if Instant::now() >= give_up {
+        if (next.is_none() && dropped) || seen.resets > 0 || Instant::now() >= give_up {
             break;
         }
         // Dropped by us at the drop time, or by the node dying.
@@ -441,6 +469,7 @@ async fn client(
             }
         }
         dropped = true;
+        seen.dropped = true;
         seen.reconnects += 1;
         attempt += 1;
         let delay = match args.client {
@@ -454,11 +483,15 @@ async fn client(
         tokio::time::sleep(Duration::from_millis(delay)).await;
         reconnect_sent_us = now_us();
     }
-    if let Some(n) = next {
+    if seen.resets > 0 {
+        // Not counted as lost: a reset says so.
+    } else if let Some(n) = next {
         // Never came: every remaining event meant for us is lost.
         let mut k = Some(n);
         while let Some(m) = k {
-            seen.lost += 1;
+            if !ahead.contains(&m) {
+                seen.lost += 1;
+            }
             k = plan.next_for(i as u64, m + 1, &user_events);
         }
     } else if seen.catch_up_ms.is_none() && dropped && seen.resets == 0 {
@@ -671,9 +704,11 @@ async fn main() -> anyhow::Result<()> {
         total.other_failures += s.other_failures;
         total.reconnects += s.reconnects;
         total.got += s.got;
+        total.stray += s.stray;
         match s.catch_up_ms {
             Some(ms) => catch_up.push(ms),
-            None => never += 1,
+            None if s.dropped => never += 1,
+            None => {}
         }
     }
     let (publish_latency, publish_refused) = match publishing {
@@ -704,6 +739,7 @@ async fn main() -> anyhow::Result<()> {
             "lost": total.lost,
             "duplicated": total.duplicated,
             "out_of_order": total.out_of_order,
+            "stray": total.stray,
             "resets": total.resets,
             "refused_429": total.refused_429,
             "refused_503": total.refused_503,

@@ -356,7 +356,7 @@ pub struct LimitFlags {
 
     /// How long a resume waits for a turn before it is refused, in
     /// milliseconds.
-    #[arg(long, env = "HUB_REPLAY_WAIT_MS", default_value_t = 2000)]
+    #[arg(long, env = "HUB_REPLAY_WAIT_MS", default_value_t = 10_000)]
     pub replay_wait_ms: u64,
 
     /// Frames queued per connection before it is dropped as too slow.
