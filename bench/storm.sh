@@ -49,14 +49,16 @@ start_redis() {
 
 # start_nodes N BROKER: N hub nodes on ports 3951.. (their pids in node_pids).
 start_nodes() {
-  node_pids=(); node_addrs=""
+  node_pids=(); node_addrs=""; probe_addrs=""
   for k in $(seq 1 "$1"); do
     port=$((3950 + k))
     target/release/server --addr "127.0.0.1:$port" --jwt-secret "$SECRET" --demo false --broker "$2" \
       --max-connections 20000 --max-connections-per-ip 0 --max-connections-per-user 100 \
-      --history-len "$HISTORY" --public-topics 'storm.*' --log warn $HUB_ARGS >>"$work/hub.log" 2>&1 &
+      --history-len "$HISTORY" --public-topics 'storm.*' --probe-addr "127.0.0.1:$((3970 + k))" \
+      --log warn $HUB_ARGS >>"$work/hub.log" 2>&1 &
     node_pids+=($!); pids+=($!)
     node_addrs="${node_addrs:+$node_addrs,}127.0.0.1:$port"
+    probe_addrs="${probe_addrs:+$probe_addrs,}127.0.0.1:$((3970 + k))"
   done
   for k in $(seq 1 "$1"); do
     for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$((3950 + k))/api/ready" && break; sleep 0.1; done
@@ -70,15 +72,23 @@ stop_all() {
   redis_pid=""
 }
 
-# Probes readiness of every node every 0.5 s while $work/probing exists:
-# the slowest answer and the non-200 answers, per node.
+# Probes readiness of every node every 0.5 s while $work/probing exists,
+# on its main address and on its --probe-addr (in parallel): each answer's
+# status and time.
+probe_one() {
+  grep -qx "$2" "$work/killed" 2>/dev/null && return
+  # curl writes its line (000 for no answer) whether or not it succeeded.
+  curl -s -o /dev/null -m 5 -w "$1 $2 %{http_code} %{time_total}\n" "http://$3/api/ready" >> "$work/probe.txt" || true
+}
 probe() {
   : > "$work/probe.txt"
+  local mains=(${node_addrs//,/ }) probes=(${probe_addrs//,/ })
   while [ -f "$work/probing" ]; do
-    for a in ${node_addrs//,/ }; do
-      grep -qx "$a" "$work/killed" 2>/dev/null && continue
-      curl -s -o /dev/null -m 5 -w "$a %{http_code} %{time_total}\n" "http://$a/api/ready" >> "$work/probe.txt" || echo "$a 000 5" >> "$work/probe.txt"
+    for k in "${!mains[@]}"; do
+      probe_one main "${mains[$k]}" "${mains[$k]}" &
+      probe_one probe "${mains[$k]}" "${probes[$k]}" &
     done
+    wait
     sleep 0.5
   done
 }
@@ -88,7 +98,7 @@ scenario() {
   local label=$1 streams=$2 client=$3 drop=$4 kill=${5:-}
   local shards=$SHARDS
   [ "$streams" -le 15000 ] && shards=1
-  local start_at=$(( $(date +%s%3N) + 15000 + streams / 2 ))   # time to open every stream
+  local start_at=$(( $(date +%s%3N) + 15000 + streams ))   # time to open every stream
   echo "  $label: $streams streams, $shards processes, $client clients, drop $drop" >&2
   local base_rss=""
   for p in "${node_pids[@]}"; do base_rss="$base_rss $(rss_kb "$p")"; done
@@ -131,6 +141,14 @@ ints = lambda s: [int(x) for x in s.split()]
 cu = sorted(x for s in shards for x in s["catch_up_ms"])
 q = lambda p: cu[min(len(cu) - 1, int(p * len(cu)))] if cu else None
 probes = [l.split() for l in open(f"{work}/probe.txt")]
+def probed(kind):
+    p = [x for x in probes if x[0] == kind]
+    slow = sorted(p, key=lambda x: -float(x[3]))
+    return {"probes": len(p), "not_200": sum(1 for x in p if x[2] != "200"),
+            "slowest_s": max((float(x[3]) for x in p), default=None),
+            # which node, status and time, for the answers that were not
+            # 200 or took over a second
+            "bad": [f"{x[1]} {x[2]} {x[3]}" for x in slow if x[2] != "200" or float(x[3]) > 1][:10]}
 pub = next((s["publish"] for s in shards if s.get("publish")), None)
 sum_ = lambda k: sum(s[k] for s in shards)
 cpu = [max(0, b - a) for a, b in zip(ints(sys.argv[7]), ints(sys.argv[8]))]
@@ -142,12 +160,12 @@ print(json.dumps({
     "out_of_order": sum_("out_of_order"), "stray": sum_("stray"), "resets": sum_("resets"),
     "refused_429": sum_("refused_429"), "refused_503": sum_("refused_503"), "failed_opens": sum_("failed_opens"),
     "reconnects": sum_("reconnects"), "never_caught_up": sum_("never_caught_up"),
+    "late_opens": sum(s.get("late_opens", 0) for s in shards),
     "catch_up_ms": {"p50": q(0.5), "p99": q(0.99), "max": cu[-1] if cu else None},
     "publish": pub, "publish_refused": sum_("publish_refused"),
     "node_cpu_secs": [c / 100 for c in cpu], "redis_cpu_secs": (int(sys.argv[10]) - int(sys.argv[9])) / 100,
     "redis_commands": int(sys.argv[11] or 0),
-    "ready_probes": len(probes), "ready_not_200": sum(1 for p in probes if p[1] != "200"),
-    "ready_slowest_s": max((float(p[2]) for p in probes), default=None),
+    "ready_main": probed("main"), "ready_probe_addr": probed("probe"),
 }))
 PY
   tail -1 "$work/storm.jsonl" >&2
@@ -198,8 +216,13 @@ print(f"Hub nodes on one Redis (the memory broker for the last row), streams spr
       f"use_sse-like clients wait the hub's `retry:` with full jitter and spread `Retry-After`; naive ones come back at once. "
       f"`--history-len {history}` (the whole run at the rate: a resume never reaches beyond it). "
       "Catch-up: from the drop until the client receives an event published after its reconnect.\n")
-print("| run | streams | catch-up p50 / p99 / max s | lost | dup. | resets | 429 / 503 | publish p99 / max ms | ready: not 200 / slowest s | node RSS growth per stream | node CPU s | Redis CPU s |")
+print("| run | streams | catch-up p50 / p99 / max s | lost | dup. | resets | 429 / 503 | publish p99 / max ms | /api/ready not 200, slowest s: main address · --probe-addr | node RSS growth per stream | node CPU s | Redis CPU s |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+def ready(r):
+    if "ready_main" not in r:  # rows of runs before --probe-addr
+        return f"{r['ready_not_200']} of {r['ready_probes']}, {r['ready_slowest_s'] or 0:.2f} · -"
+    m, p = r["ready_main"], r["ready_probe_addr"]
+    return f"{m['not_200']} of {m['probes']}, {m['slowest_s'] or 0:.2f} · {p['not_200']} of {p['probes']}, {p['slowest_s'] or 0:.2f}"
 for r in rows:
     c = r["catch_up_ms"]
     s = lambda v: f"{v/1000:.1f}" if v is not None else "-"
@@ -207,7 +230,7 @@ for r in rows:
     each = max(1, r["opened"] / len(r["idle_rss_kb"]))
     per = " / ".join(f"{(kb - b) / each:.2f}" for kb, b in zip(r["idle_rss_kb"], r["base_rss_kb"]))
     print(f"| {r['label']} | {r['opened']}/{r['streams']} | {s(c['p50'])} / {s(c['p99'])} / {s(c['max'])} | {r['lost']} | {r['duplicated']} | {r['resets']} | "
-          f"{r['refused_429']} / {r['refused_503']} | {p.get('p99_ms', 0):.0f} / {p.get('max_ms', 0):.0f} | {r['ready_not_200']} of {r['ready_probes']} / {r['ready_slowest_s'] or 0:.2f} | "
+          f"{r['refused_429']} / {r['refused_503']} | {p.get('p99_ms', 0):.0f} / {p.get('max_ms', 0):.0f} | {ready(r)} | "
           f"{per} KiB | {' + '.join(f'{x:.0f}' for x in r['node_cpu_secs'])} | {r['redis_cpu_secs']:.0f} |")
 print("\nRaw rows:\n\n```")
 for r in rows:

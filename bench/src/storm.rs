@@ -189,6 +189,9 @@ struct Seen {
     got: u64,
     /// Whether its stream dropped (and it reconnected).
     dropped: bool,
+    /// Whether its first stream opened only after publishing began (it
+    /// cannot have the events before its open: not counted for loss).
+    late: bool,
 }
 
 /// An SSE frame, as far as the storm needs it.
@@ -329,6 +332,7 @@ async fn client(
     plan: Plan,
     i: usize,
     user_events: Arc<Vec<u64>>,
+    start: Instant,
     drop_at: Instant,
     drop_at_us: u64,
     give_up: Instant,
@@ -390,8 +394,9 @@ async fn client(
                 continue;
             }
         };
-        if !dropped {
+        if !dropped && !seen.late && seen.reconnects == 0 {
             opened.fetch_add(1, Ordering::Relaxed);
+            seen.late = Instant::now() > start;
         }
         attempt = 0;
         let mut reader = reader;
@@ -665,6 +670,7 @@ async fn main() -> anyhow::Result<()> {
                 plan,
                 i,
                 events,
+                start,
                 drop_at,
                 drop_at_us,
                 give_up,
@@ -693,8 +699,13 @@ async fn main() -> anyhow::Result<()> {
     let mut total = Seen::default();
     let mut catch_up = Vec::new();
     let mut never = 0u64;
+    let mut late = 0u64;
     while let Some(seen) = clients.join_next().await {
         let s = seen.context("a client task")?;
+        if s.late {
+            late += 1;
+            continue;
+        }
         total.lost += s.lost;
         total.duplicated += s.duplicated;
         total.out_of_order += s.out_of_order;
@@ -746,6 +757,7 @@ async fn main() -> anyhow::Result<()> {
             "failed_opens": total.other_failures,
             "reconnects": total.reconnects,
             "never_caught_up": never,
+            "late_opens": late,
             "catch_up_ms": catch_up,
             "publish": publish_latency,
             "publish_refused": publish_refused,

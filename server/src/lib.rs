@@ -21,6 +21,8 @@ use crate::config::Config;
 /// down on a signal).
 pub struct App {
     pub router: Router,
+    /// The probes alone, for `--probe-addr`.
+    pub probes: Router,
     pub hub: Hub,
 }
 
@@ -62,6 +64,7 @@ pub async fn app(cfg: &Config) -> anyhow::Result<App> {
     }
     Ok(App {
         router: router.merge(site::router(cfg)),
+        probes: api.probe_router(),
         hub,
     })
 }

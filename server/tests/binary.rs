@@ -438,3 +438,60 @@ fn a_redis_that_may_evict_keys_is_named_in_the_log() {
         "{line}"
     );
 }
+
+/// `--probe-addr`: a listener of its own with the probes and `/metrics`
+/// and nothing else (404 JSON), so a probe never queues behind the main
+/// address's stream opens.
+#[tokio::test]
+async fn the_probes_answer_on_a_listener_of_their_own() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let probes = format!("127.0.0.1:{port}");
+    let server = start_with(&[
+        "--jwt-secret",
+        "a-secret-of-at-least-16-bytes",
+        "--probe-addr",
+        &probes,
+    ]);
+    let http = reqwest::Client::new();
+    let base = format!("http://{probes}");
+    let mut up = false;
+    for _ in 0..50 {
+        if http.get(format!("{base}/api/health")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the probe listener answers");
+    for path in ["/api/health", "/api/ready", "/metrics"] {
+        let res = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("sse_hub_connections "), "{metrics}");
+    // Nothing else: no stream, no publish, no page there.
+    for path in ["/api/sse/stream", "/api/sse/publish", "/sse-demo", "/"] {
+        let res = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(res.status(), 404, "{path}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["code"], "not_found", "{path}");
+    }
+    // The main address serves as before.
+    let res = http
+        .get(format!("{}/api/ready", server.running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}

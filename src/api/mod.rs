@@ -94,6 +94,21 @@ impl Api {
         self.layers(routes)
     }
 
+    /// The probes alone (`/api/health`, `/api/ready`, `/metrics`), for a
+    /// listener of their own: a load balancer's or Prometheus' request
+    /// then never waits in the accept queue behind a storm of stream
+    /// opens on the main address. Every other path is a 404 JSON.
+    pub fn probe_router(&self) -> Router {
+        let routes = Router::new()
+            .route("/api/health", get(admin::health))
+            .route("/api/ready", get(admin::ready))
+            .route("/metrics", get(admin::metrics))
+            .fallback(unknown_route)
+            .layer(DefaultBodyLimit::max(1024))
+            .with_state(self.clone());
+        self.layers(routes)
+    }
+
     /// The demo routes, for demo deployments only (see [`demo`]).
     #[cfg(feature = "demo")]
     pub fn demo_router(&self, options: demo::DemoOptions) -> Router {

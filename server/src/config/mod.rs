@@ -82,6 +82,12 @@ pub struct ListenerFlags {
     #[arg(long, env = "HUB_ADDR", default_value = "127.0.0.1:3000")]
     pub addr: SocketAddr,
 
+    /// A second address serving only /api/health, /api/ready and /metrics
+    /// (plain HTTP), for load balancers and Prometheus: its own accept
+    /// queue, so a probe never waits behind a storm of stream opens.
+    #[arg(long, env = "HUB_PROBE_ADDR")]
+    pub probe_addr: Option<SocketAddr>,
+
     /// PEM certificate chain: serve HTTPS (HTTP/2 and HTTP/1.1) with it
     /// and --tls-key. SIGHUP reloads both files.
     #[arg(long, env = "HUB_TLS_CERT", requires = "tls_key")]
