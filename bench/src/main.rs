@@ -9,7 +9,10 @@
 //! run out of ephemeral ports.
 
 mod head;
+mod raw_client;
 mod tls;
+
+use crate::raw_client::RawClient;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -272,67 +275,6 @@ async fn read_events(mut body: Body, shared: Arc<Shared>, expected: u64) {
     }
     shared.delivered.fetch_add(got, Ordering::Relaxed);
     let _ = shared.latency.lock().await.add(&local);
-}
-
-/// A keep-alive HTTP/1.1 connection that sends prebuilt requests and
-/// reads their answers, so that on a small machine the load generator
-/// spends its CPU on little more than the bytes (a general HTTP client
-/// costs more per request than the hub it measures).
-struct RawClient {
-    stream: tokio::io::BufReader<Box<dyn Io>>,
-    head: Vec<u8>,
-}
-
-/// A connection, plain or TLS.
-trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
-
-impl RawClient {
-    /// Connects to `addr`, over TLS (HTTP/1.1) when `tls` is given.
-    async fn connect(
-        addr: SocketAddr,
-        tls: Option<&tokio_rustls::TlsConnector>,
-    ) -> anyhow::Result<Self> {
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let stream: Box<dyn Io> = match tls {
-            Some(tls) => {
-                let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-                Box::new(tls.connect(name, stream).await?)
-            }
-            None => Box::new(stream),
-        };
-        Ok(Self {
-            stream: tokio::io::BufReader::new(stream),
-            head: Vec::with_capacity(512),
-        })
-    }
-
-    /// Sends `request`; the answer's status.
-    async fn send(&mut self, request: &[u8]) -> anyhow::Result<u16> {
-        use tokio::io::AsyncBufReadExt;
-        self.stream.get_mut().write_all(request).await?;
-        self.head.clear();
-        let mut length = 0usize;
-        let mut status = 0u16;
-        loop {
-            let start = self.head.len();
-            if self.stream.read_until(b'\n', &mut self.head).await? == 0 {
-                bail!("closed by the server");
-            }
-            let line = &self.head[start..];
-            if start == 0 {
-                status = std::str::from_utf8(line.get(9..12).unwrap_or(b"0"))?.parse()?;
-            } else if line == b"\r\n" {
-                break;
-            } else if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
-                length = std::str::from_utf8(&line[15..])?.trim().parse()?;
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok(status)
-    }
 }
 
 /// One publisher's share: events `me`, `me + publishers`, … at its share

@@ -39,6 +39,9 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+mod raw_client;
+use raw_client::RawClient;
+
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 enum Client {
     /// Reconnects as `use_sse` does: after `retry:` with full jitter;
@@ -506,47 +509,6 @@ async fn client(
     seen
 }
 
-/// A keep-alive HTTP/1.1 publisher connection.
-struct Publisher {
-    stream: tokio::io::BufReader<TcpStream>,
-}
-
-impl Publisher {
-    async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
-        let s = TcpStream::connect(addr).await?;
-        s.set_nodelay(true)?;
-        Ok(Self {
-            stream: tokio::io::BufReader::new(s),
-        })
-    }
-
-    async fn send(&mut self, request: &[u8]) -> anyhow::Result<u16> {
-        use tokio::io::AsyncBufReadExt;
-        self.stream.get_mut().write_all(request).await?;
-        let mut line = Vec::new();
-        let mut status = 0;
-        let mut length = 0usize;
-        let mut first = true;
-        loop {
-            line.clear();
-            if self.stream.read_until(b'\n', &mut line).await? == 0 {
-                bail!("closed");
-            }
-            if first {
-                status = std::str::from_utf8(line.get(9..12).unwrap_or(b"0"))?.parse()?;
-                first = false;
-            } else if line == b"\r\n" {
-                break;
-            } else if line.len() > 15 && line[..15].eq_ignore_ascii_case(b"content-length:") {
-                length = std::str::from_utf8(&line[15..])?.trim().parse()?;
-            }
-        }
-        let mut body = vec![0u8; length];
-        self.stream.read_exact(&mut body).await?;
-        Ok(status)
-    }
-}
-
 /// Publishes the plan: event `j` at `start + j / rate`, by the publisher
 /// `j % publishers`, to node `j % nodes`; a refused publish is retried
 /// (same idempotency key) until taken. Latency histogram (µs, the taken
@@ -570,7 +532,7 @@ async fn publish(
         tasks.push(tokio::spawn(async move {
             let mut hist = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3).unwrap();
             let nodes = &args.nodes;
-            let mut conns: Vec<Option<Publisher>> = (0..nodes.len()).map(|_| None).collect();
+            let mut conns: Vec<Option<RawClient>> = (0..nodes.len()).map(|_| None).collect();
             let every = Duration::from_secs_f64(1.0 / args.rate.max(1) as f64);
             let mut j = p as u64;
             while j < plan.events {
@@ -591,7 +553,7 @@ async fn publish(
                     );
                     let conn = match &mut conns[node] {
                         Some(c) => c,
-                        slot => match Publisher::connect(nodes[node]).await {
+                        slot => match RawClient::connect(nodes[node], None).await {
                             Ok(c) => slot.insert(c),
                             Err(_) => {
                                 node = (node + 1) % nodes.len();

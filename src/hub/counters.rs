@@ -1,5 +1,6 @@
 //! Counters the hub keeps for `/api/sse/stats`, `/api/health` and `/metrics`.
-//! Plain relaxed atomics: they are read for reporting, never for decisions.
+//! Plain relaxed atomics: they are read for reporting, never for decisions
+//! (beyond whether to log a line again).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -40,5 +41,17 @@ impl Counters {
 
     pub(crate) fn get(c: &AtomicU64) -> u64 {
         c.load(Ordering::Relaxed)
+    }
+
+    /// True at most once a second for `last` (when something was last
+    /// logged, in ms since the epoch), which it then moves to now: for log
+    /// lines that a failure repeated thousands of times must not flood.
+    pub(crate) fn once_a_second(last: &AtomicU64) -> bool {
+        let now = crate::event::unix_ms();
+        let before = last.load(Ordering::Relaxed);
+        now.saturating_sub(before) >= 1000
+            && last
+                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 }

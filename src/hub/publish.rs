@@ -105,14 +105,7 @@ impl Hub {
     /// Logs a failed publish with its cause, at most once a second.
     #[cold]
     fn log_publish_failure(&self, error: &HubError) {
-        let now = crate::event::unix_ms();
-        let last = &self.inner.publish_failure_logged_ms;
-        let before = last.load(Ordering::Relaxed);
-        if now.saturating_sub(before) >= 1000
-            && last
-                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if Counters::once_a_second(&self.inner.publish_failure_logged_ms) {
             tracing::warn!(
                 error = %crate::error::report(error),
                 failures = self.inner.counters.publish_failures.load(Ordering::Relaxed),
@@ -131,14 +124,7 @@ impl Hub {
     fn skipped(&self, event: &Event, head: EventId) {
         let c = &self.inner.counters;
         Counters::add(&c.events_skipped, 1);
-        let now = crate::event::unix_ms();
-        let last = &self.inner.skip_logged_ms;
-        let before = last.load(Ordering::Relaxed);
-        if now.saturating_sub(before) >= 1000
-            && last
-                .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if Counters::once_a_second(&self.inner.skip_logged_ms) {
             tracing::warn!(
                 id = %event.id,
                 head = %head,

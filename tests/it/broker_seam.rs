@@ -76,6 +76,30 @@ async fn a_custom_broker_carries_events_between_two_hubs_and_resumes() {
 #[derive(Clone, Default)]
 struct Captured(Arc<parking_lot::Mutex<Vec<u8>>>);
 
+impl Captured {
+    /// Captures this thread's log lines until the guard is dropped.
+    fn start() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    /// The captured lines that contain `needle`.
+    fn lines_with(&self, needle: &str) -> (Vec<String>, String) {
+        let text = String::from_utf8(self.0.lock().clone()).unwrap();
+        let lines = text
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(str::to_string)
+            .collect();
+        (lines, text)
+    }
+}
+
 impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().extend_from_slice(buf);
@@ -90,13 +114,7 @@ impl std::io::Write for Captured {
 /// (with the count) however many fail within a second.
 #[tokio::test(flavor = "current_thread")]
 async fn failed_publishes_are_logged_once_a_second_with_their_cause() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start();
     let log = Arc::new(Log::default());
     let hub = node(&log).await;
     log.down.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -107,11 +125,7 @@ async fn failed_publishes_are_logged_once_a_second_with_their_cause() {
             "{failed:?}"
         );
     }
-    let text = String::from_utf8(captured.0.lock().clone()).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("a publish failed"))
-        .collect();
+    let (lines, text) = captured.lines_with("a publish failed");
     assert_eq!(lines.len(), 1, "{text}");
     assert!(
         lines[0].contains("the bus is down"),
@@ -125,13 +139,7 @@ async fn failed_publishes_are_logged_once_a_second_with_their_cause() {
 /// `/metrics` and logged once a second with the count.
 #[tokio::test(flavor = "current_thread")]
 async fn an_event_handed_over_twice_is_delivered_once_counted_and_logged() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start();
     let log = Arc::new(Log::default());
     log.echo.store(true, std::sync::atomic::Ordering::Relaxed);
     let hub = node(&log).await;
@@ -147,11 +155,7 @@ async fn an_event_handed_over_twice_is_delivered_once_counted_and_logged() {
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(hub.events_skipped(), 3);
-    let text = String::from_utf8(captured.0.lock().clone()).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| l.contains("not above this node's head"))
-        .collect();
+    let (lines, text) = captured.lines_with("not above this node's head");
     assert_eq!(lines.len(), 1, "{text}");
     let metrics = sse_hub::metrics::render(&hub, &Default::default(), None, None);
     assert!(
